@@ -1,0 +1,490 @@
+// Package config is the one contract between the injector and the agent: the
+// agent's configuration, versioned, standard library only.
+//
+// The injector serialises a Config into the agent container's environment
+// (EnvVar); the agent also reads it from a JSON or YAML file for local use.
+// It holds references to secrets, never their values: it is visible to anyone
+// who can read the pod spec.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// APIVersion is the schema version this build writes and understands.
+const APIVersion = "secrets.tradepulse.io/v1"
+
+// EnvVar is the environment variable through which the injector hands the
+// serialised Config to the agent container.
+const EnvVar = "SECRET_INJECTOR_CONFIG"
+
+// BackendEnvVar picks the backend when the config does not (the runbook's
+// per-environment switch). Unset means the local .env default.
+const BackendEnvVar = "SECRET_BACKEND"
+
+// Backend names.
+const (
+	BackendEnv   = "env"
+	BackendVault = "vault"
+	BackendGCP   = "gcp"
+	BackendAWS   = "aws"
+)
+
+// Backends lists every backend name the agent knows, in documentation order.
+var Backends = []string{BackendGCP, BackendVault, BackendAWS, BackendEnv}
+
+// Formats of a rendered secret.
+const (
+	// FormatRaw writes the secret's bytes unchanged to one file.
+	FormatRaw = "raw"
+	// FormatJSON splits a JSON object into one file per field, under a
+	// directory named after the secret.
+	FormatJSON = "json"
+	// FormatEnv renders a JSON object as a KEY=value file.
+	FormatEnv = "env"
+	// FormatTemplate renders a Go text/template.
+	FormatTemplate = "template"
+)
+
+// Formats lists every format, in documentation order.
+var Formats = []string{FormatRaw, FormatJSON, FormatEnv, FormatTemplate}
+
+// Defaults applied by Normalize where a field is empty.
+const (
+	DefaultMountPath       = "/secrets"
+	DefaultFileMode        = FileMode(0o400)
+	DefaultRefreshInterval = Duration(5 * time.Minute)
+	DefaultInitTimeout     = Duration(2 * time.Minute)
+	DefaultAdminAddr       = "127.0.0.1:9101"
+	DefaultMetricsAddr     = ":9102"
+	DefaultDebounce        = Duration(2 * time.Second)
+)
+
+// Config is the whole agent configuration.
+type Config struct {
+	// Version must be APIVersion.
+	Version string `json:"version"`
+	// Backend says where secrets come from and how to authenticate.
+	Backend Backend `json:"backend"`
+	// MountPath is the directory the agent writes into (the shared volume).
+	MountPath string `json:"mountPath,omitempty"`
+	// RefreshInterval is how often a versioned backend is polled; each
+	// secret may override it.
+	RefreshInterval Duration `json:"refreshInterval,omitempty"`
+	// InitTimeout bounds how long init mode retries before failing closed.
+	InitTimeout Duration `json:"initTimeout,omitempty"`
+	// Owner is the default owner of written files; nil keeps the agent's own.
+	Owner *Owner `json:"owner,omitempty"`
+	// Secrets lists what to fetch and how to render it.
+	Secrets []Secret `json:"secrets"`
+	// Notify says how the app learns that its files changed.
+	Notify Notify `json:"notify,omitempty"`
+	// AdminAddr is the admin endpoint's listen address (loopback by default).
+	AdminAddr string `json:"adminAddr,omitempty"`
+	// MetricsAddr is the Prometheus endpoint's listen address.
+	MetricsAddr string `json:"metricsAddr,omitempty"`
+}
+
+// Backend selects and configures one backend. Only the block of the chosen
+// type is read.
+type Backend struct {
+	// Type is one of Backends; empty means SECRET_BACKEND, then "env".
+	Type  string        `json:"type,omitempty"`
+	Env   *EnvBackend   `json:"env,omitempty"`
+	Vault *VaultBackend `json:"vault,omitempty"`
+	GCP   *GCPBackend   `json:"gcp,omitempty"`
+	AWS   *AWSBackend   `json:"aws,omitempty"`
+}
+
+// EnvBackend reads KEY=value files, the local-development default.
+type EnvBackend struct {
+	// Files are read in order; a later file overrides an earlier one.
+	// Empty means ".env".
+	Files []string `json:"files,omitempty"`
+}
+
+// VaultBackend talks to HashiCorp Vault. Empty fields fall back to the
+// standard VAULT_* environment variables.
+type VaultBackend struct {
+	Address   string `json:"address,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// CACert is a path to a PEM bundle for Vault's TLS certificate.
+	CACert string `json:"caCert,omitempty"`
+	// Auth is "kubernetes", "approle" or "token".
+	Auth string `json:"auth,omitempty"`
+	// AuthPath is the auth method's mount path, e.g. "auth/kubernetes".
+	AuthPath string `json:"authPath,omitempty"`
+	// Role is the Kubernetes auth role.
+	Role string `json:"role,omitempty"`
+	// TokenPath is the projected service-account token (Kubernetes auth).
+	TokenPath string `json:"tokenPath,omitempty"`
+	// RoleIDPath and SecretIDPath hold AppRole credentials.
+	RoleIDPath   string `json:"roleIDPath,omitempty"`
+	SecretIDPath string `json:"secretIDPath,omitempty"`
+	// RevokeGrace is how long an old lease lives after its replacement was
+	// written, so the app can finish with it.
+	RevokeGrace Duration `json:"revokeGrace,omitempty"`
+	// RevokeOnShutdown revokes the agent's leases when it stops.
+	RevokeOnShutdown bool `json:"revokeOnShutdown,omitempty"`
+}
+
+// GCPBackend talks to Google Secret Manager with Application Default
+// Credentials.
+type GCPBackend struct {
+	// Project resolves short secret names.
+	Project string `json:"project,omitempty"`
+	// Endpoint overrides the API endpoint (tests, private endpoints).
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// AWSBackend talks to AWS Secrets Manager with the default credential chain.
+type AWSBackend struct {
+	Region string `json:"region,omitempty"`
+	// Endpoint overrides the API endpoint (tests, VPC endpoints).
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// Secret is one secret to fetch and render.
+type Secret struct {
+	// Name is the file (or, for json, directory) name under MountPath.
+	Name string `json:"name"`
+	// Ref is the backend's reference, e.g. "tradepulse/postgres-tls".
+	Ref string `json:"ref"`
+	// Format is one of Formats; empty means raw.
+	Format string `json:"format,omitempty"`
+	// Fields renames JSON fields (json: file names; env: variable names).
+	// For json, when set, only the listed fields are written.
+	Fields map[string]string `json:"fields,omitempty"`
+	// Template is the Go text/template for FormatTemplate.
+	Template string `json:"template,omitempty"`
+	// Mode is the file mode; zero means DefaultFileMode.
+	Mode FileMode `json:"mode,omitempty"`
+	// Owner overrides Config.Owner for this secret.
+	Owner *Owner `json:"owner,omitempty"`
+	// Optional secrets do not block init mode.
+	Optional bool `json:"optional,omitempty"`
+	// RefreshInterval overrides Config.RefreshInterval.
+	RefreshInterval Duration `json:"refreshInterval,omitempty"`
+}
+
+// Owner is a numeric uid/gid pair for written files.
+type Owner struct {
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+// Notify says how the app is told about new files. At most one of Signal
+// and URL is set; neither means the app is not told.
+type Notify struct {
+	// Signal is a signal name (e.g. "SIGHUP") sent to every process whose
+	// name is Process; it needs a shared process namespace.
+	Signal  string `json:"signal,omitempty"`
+	Process string `json:"process,omitempty"`
+	// URL is called with Method (default POST); it must be on localhost.
+	URL    string `json:"url,omitempty"`
+	Method string `json:"method,omitempty"`
+	// Debounce merges changes that land within this window into one call.
+	Debounce Duration `json:"debounce,omitempty"`
+}
+
+// Kind reports how the app is told: "signal", "http" or "none".
+func (n Notify) Kind() string {
+	switch {
+	case n.Signal != "":
+		return "signal"
+	case n.URL != "":
+		return "http"
+	}
+	return "none"
+}
+
+// Parse decodes a JSON config, rejecting unknown fields, then normalises and
+// validates it. getenv supplies SECRET_BACKEND (os.Getenv in production).
+func Parse(data []byte, getenv func(string) string) (*Config, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("agent config: %w", err)
+	}
+	c.Normalize(getenv)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// FromEnv reads the config the injector placed in EnvVar.
+func FromEnv() (*Config, error) {
+	data := os.Getenv(EnvVar)
+	if data == "" {
+		return nil, fmt.Errorf("agent config: %s is empty; pass --config FILE or set %s", EnvVar, EnvVar)
+	}
+	return Parse([]byte(data), os.Getenv)
+}
+
+// Encode serialises the config compactly, for EnvVar.
+func (c *Config) Encode() (string, error) {
+	b, err := json.Marshal(c)
+	return string(b), err
+}
+
+// Normalize fills defaults in place. It is idempotent.
+func (c *Config) Normalize(getenv func(string) string) {
+	if c.Backend.Type == "" && getenv != nil {
+		c.Backend.Type = strings.TrimSpace(getenv(BackendEnvVar))
+	}
+	if c.Backend.Type == "" {
+		c.Backend.Type = BackendEnv
+	}
+	if c.MountPath == "" {
+		c.MountPath = DefaultMountPath
+	}
+	if c.RefreshInterval == 0 {
+		c.RefreshInterval = DefaultRefreshInterval
+	}
+	if c.InitTimeout == 0 {
+		c.InitTimeout = DefaultInitTimeout
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = DefaultAdminAddr
+	}
+	if c.MetricsAddr == "" {
+		c.MetricsAddr = DefaultMetricsAddr
+	}
+	if c.Notify.Debounce == 0 {
+		c.Notify.Debounce = DefaultDebounce
+	}
+	if c.Notify.URL != "" && c.Notify.Method == "" {
+		c.Notify.Method = "POST"
+	}
+	for i := range c.Secrets {
+		s := &c.Secrets[i]
+		if s.Format == "" {
+			s.Format = FormatRaw
+		}
+		if s.Mode == 0 {
+			s.Mode = DefaultFileMode
+		}
+		if s.RefreshInterval == 0 {
+			s.RefreshInterval = c.RefreshInterval
+		}
+		if s.Owner == nil && c.Owner != nil {
+			o := *c.Owner
+			s.Owner = &o
+		}
+	}
+}
+
+// Validate reports every problem with a normalised config at once, each
+// naming the field at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Version != APIVersion {
+		add("version: %q is not supported; want %q", c.Version, APIVersion)
+	}
+	if !contains(Backends, c.Backend.Type) {
+		add("backend.type: %q is not one of %s", c.Backend.Type, strings.Join(Backends, ", "))
+	}
+	if c.MountPath == "" {
+		add("mountPath: must not be empty")
+	}
+	if c.RefreshInterval < Duration(time.Second) {
+		add("refreshInterval: %s is below the 1s minimum", c.RefreshInterval)
+	}
+	if c.Notify.Signal != "" && c.Notify.URL != "" {
+		add("notify: set signal or url, not both")
+	}
+	if c.Notify.Signal != "" {
+		if _, ok := Signals[c.Notify.Signal]; !ok {
+			add("notify.signal: %q is not one of SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT", c.Notify.Signal)
+		}
+		if c.Notify.Process == "" {
+			add("notify.process: required with notify.signal")
+		}
+	}
+	if c.Notify.URL != "" {
+		if err := ValidateLocalURL(c.Notify.URL); err != nil {
+			add("notify.url: %v", err)
+		}
+	}
+	if len(c.Secrets) == 0 {
+		add("secrets: at least one secret is required")
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Secrets {
+		where := fmt.Sprintf("secrets[%d] (%s)", i, s.Name)
+		if err := ValidateName(s.Name); err != nil {
+			add("%s.name: %v", where, err)
+		}
+		if seen[s.Name] {
+			add("%s.name: duplicate", where)
+		}
+		seen[s.Name] = true
+		if strings.TrimSpace(s.Ref) == "" {
+			add("%s.ref: must not be empty", where)
+		}
+		if !contains(Formats, s.Format) {
+			add("%s.format: %q is not one of %s", where, s.Format, strings.Join(Formats, ", "))
+		}
+		if s.Format == FormatTemplate && s.Template == "" {
+			add("%s.template: required with format template", where)
+		}
+		if s.Format != FormatTemplate && s.Template != "" {
+			add("%s.template: only used with format template", where)
+		}
+		if len(s.Fields) > 0 && s.Format != FormatJSON && s.Format != FormatEnv {
+			add("%s.fields: only used with format json or env", where)
+		}
+		for field, to := range s.Fields {
+			if s.Format == FormatJSON {
+				if err := ValidatePath(to); err != nil {
+					add("%s.fields[%s]: %v", where, field, err)
+				}
+			} else if s.Format == FormatEnv && !validEnvName(to) {
+				add("%s.fields[%s]: %q is not a valid environment variable name", where, field, to)
+			}
+		}
+		if s.Mode&^0o777 != 0 || s.Mode&0o400 == 0 {
+			add("%s.mode: %s must be a permission mode readable by its owner (e.g. 0400, 0440)", where, s.Mode)
+		}
+		if s.Mode&0o002 != 0 {
+			add("%s.mode: %s is world-writable", where, s.Mode)
+		}
+		if s.RefreshInterval < Duration(time.Second) {
+			add("%s.refreshInterval: %s is below the 1s minimum", where, s.RefreshInterval)
+		}
+		if s.Owner != nil && (s.Owner.UID < 0 || s.Owner.GID < 0) {
+			add("%s.owner: uid and gid must not be negative", where)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Name limits: a secret's name is one path element under the mount path.
+const (
+	MaxNameLength = 63
+	MaxPathLength = 253
+)
+
+// ValidateName checks a secret's name: [a-z0-9][a-z0-9._-]*, no "..",
+// at most MaxNameLength characters.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("must not be empty")
+	case len(name) > MaxNameLength:
+		return fmt.Errorf("%q is longer than %d characters", name, MaxNameLength)
+	case strings.Contains(name, ".."):
+		return fmt.Errorf("%q must not contain \"..\"", name)
+	}
+	for i, r := range name {
+		lowerOrDigit := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if i == 0 && !lowerOrDigit {
+			return fmt.Errorf("%q must start with a lower-case letter or digit", name)
+		}
+		if !lowerOrDigit && r != '.' && r != '_' && r != '-' {
+			return fmt.Errorf("%q may hold only a-z, 0-9, '.', '_' and '-'", name)
+		}
+	}
+	return nil
+}
+
+// ValidatePath checks a relative file path inside the mount: slash-separated
+// elements, each of [A-Za-z0-9._-], none "." or "..", none starting with
+// ".." (the writer's own entries), at most MaxPathLength characters.
+func ValidatePath(p string) error {
+	switch {
+	case p == "":
+		return errors.New("path must not be empty")
+	case len(p) > MaxPathLength:
+		return fmt.Errorf("path %q is longer than %d characters", p, MaxPathLength)
+	case strings.HasPrefix(p, "/"):
+		return fmt.Errorf("path %q must be relative", p)
+	}
+	for _, el := range strings.Split(p, "/") {
+		switch {
+		case el == "":
+			return fmt.Errorf("path %q has an empty element", p)
+		case el == "." || el == "..":
+			return fmt.Errorf("path %q must not contain %q", p, el)
+		case strings.HasPrefix(el, ".."):
+			return fmt.Errorf("path %q: element %q must not start with \"..\"", p, el)
+		case len(el) > MaxNameLength*4:
+			return fmt.Errorf("path %q: element %q is too long", p, el)
+		}
+		for _, r := range el {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+				return fmt.Errorf("path %q may hold only A-Z, a-z, 0-9, '.', '_', '-' and '/'", p)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidateLocalURL accepts only http(s) URLs on a loopback host, so that a
+// pod annotation cannot make the agent call anywhere else.
+func ValidateLocalURL(raw string) error {
+	rest, ok := strings.CutPrefix(raw, "http://")
+	if !ok {
+		rest, ok = strings.CutPrefix(raw, "https://")
+	}
+	if !ok {
+		return fmt.Errorf("%q must start with http:// or https://", raw)
+	}
+	host := rest
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	if strings.Contains(host, "@") {
+		return fmt.Errorf("%q must not carry user info", raw)
+	}
+	if strings.HasPrefix(host, "[") {
+		end := strings.Index(host, "]")
+		if end < 0 {
+			return fmt.Errorf("%q has a malformed host", raw)
+		}
+		host, rest = host[1:end], host[end+1:]
+		if rest != "" && !strings.HasPrefix(rest, ":") {
+			return fmt.Errorf("%q has a malformed host", raw)
+		}
+	} else if i := strings.LastIndex(host, ":"); i >= 0 {
+		if _, err := strconv.Atoi(host[i+1:]); err != nil {
+			return fmt.Errorf("%q has a malformed port", raw)
+		}
+		host = host[:i]
+	}
+	switch host {
+	case "localhost", "127.0.0.1", "::1":
+		return nil
+	}
+	return fmt.Errorf("%q must be on localhost, 127.0.0.1 or [::1]", raw)
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
