@@ -1,0 +1,129 @@
+package awstest
+
+import (
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxBody bounds a request body: the service's largest secret is 64 KiB,
+// which base64 and JSON make a little larger.
+const maxBody = 1 << 20
+
+// operation handles one decoded request under the server's lock.
+type operation func(s *Server, auth Auth, body []byte) (any, *apiError)
+
+var operations = map[string]operation{
+	"GetSecretValue": (*Server).getSecretValue,
+	"DescribeSecret": (*Server).describeSecret,
+	"PutSecretValue": (*Server).putSecretValue,
+	"CreateSecret":   (*Server).createSecret,
+	"DeleteSecret":   (*Server).deleteSecret,
+	"RestoreSecret":  (*Server).restoreSecret,
+}
+
+// serveHTTP is the protocol's front door: record, check the signature,
+// wait out the latency, inject faults, then run the operation.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	op := strings.TrimPrefix(target, targetPrefix)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, newError(CodeSerialization, "request body could not be read"))
+		return
+	}
+	var ids struct{ SecretId, Name string }
+	_ = json.Unmarshal(body, &ids) // a bad body is reported by the operation
+	id := ids.SecretId
+	if id == "" {
+		id = ids.Name
+	}
+	auth, authErr := checkAuth(r)
+
+	s.mu.Lock()
+	rec := Request{Target: target, Operation: op, SecretID: id, Auth: auth}
+	if authErr != nil {
+		rec.AuthError = authErr.code
+	}
+	s.requests = append(s.requests, rec)
+	s.calls[op]++
+	latency := s.latency
+	s.mu.Unlock()
+
+	if authErr != nil {
+		writeError(w, authErr)
+		return
+	}
+	if e := checkProtocol(r, target); e != nil {
+		writeError(w, e)
+		return
+	}
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+
+	s.mu.Lock()
+	out, e := s.dispatch(op, auth, body)
+	s.mu.Unlock()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// checkProtocol refuses what is not a JSON 1.1 call.
+func checkProtocol(r *http.Request, target string) *apiError {
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		return newError(CodeUnknownOperation, "only POST / is served")
+	}
+	if !strings.HasPrefix(target, targetPrefix) {
+		return newError(CodeUnknownOperation, "X-Amz-Target must name a secretsmanager operation")
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
+		return newError(CodeSerialization, "Content-Type must be "+contentType)
+	}
+	return nil
+}
+
+// dispatch runs op after the injected faults; s.mu is held.
+func (s *Server) dispatch(op string, auth Auth, body []byte) (any, *apiError) {
+	fn, ok := operations[op]
+	switch {
+	case !ok:
+		return nil, newError(CodeUnknownOperation, "operation "+op+" is not supported")
+	case s.throttle:
+		return nil, newError(CodeThrottling, "Rate exceeded")
+	case s.fail != "":
+		return nil, newError(s.fail, "injected failure")
+	}
+	s.st.purge(s.now())
+	return fn(s, auth, body)
+}
+
+// decode reads a request body into in.
+func decode(body []byte, in any) *apiError {
+	if err := json.Unmarshal(body, in); err != nil {
+		return newError(CodeSerialization, "request body is not valid JSON for this operation")
+	}
+	return nil
+}
+
+// denyCheck answers AccessDeniedException, worded as IAM does, when op on
+// id is denied.
+func (s *Server) denyCheck(op, id string) *apiError {
+	if !s.denied[s.st.nameOf(id)] {
+		return nil
+	}
+	return newError(CodeAccessDenied, "User: arn:aws:sts::"+AccountID+":assumed-role/awstest/session is not authorized to perform: secretsmanager:"+op+
+		" on resource: "+id+" because no identity-based policy allows the secretsmanager:"+op+" action")
+}
