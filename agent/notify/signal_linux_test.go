@@ -1,0 +1,114 @@
+package notify
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tradepulse/secret-injector/agent/config"
+)
+
+// childEnv makes the test binary act as an app waiting for SIGHUP.
+const childEnv = "NOTIFY_TEST_SIGNAL_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(childApp())
+	}
+	os.Exit(m.Run())
+}
+
+// childApp reports "ready" once its handler is installed and "SIGHUP" when
+// the signal arrives.
+func childApp() int {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	fmt.Println("ready")
+	select {
+	case <-c:
+		fmt.Println("SIGHUP")
+		return 0
+	case <-time.After(time.Minute):
+		return 3
+	}
+}
+
+// TestSignalRealProcess signals a real child found in the real /proc. The
+// child runs under a random name (through a symlink, which the kernel uses
+// for comm and argv[0]), so nothing else on the machine can match.
+func TestSignalRealProcess(t *testing.T) {
+	for _, tc := range []struct{ name, process string }{
+		{"found by comm", fmt.Sprintf("nfy%08x", rand.Uint32())},
+		{"found by argv[0] when comm is cut", fmt.Sprintf("notify-test-app-%08x", rand.Uint32())},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exe, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			link := filepath.Join(t.TempDir(), tc.process)
+			if err := os.Symlink(exe, link); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(link)
+			cmd.Env = append(os.Environ(), childEnv+"=1")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			})
+			lines := make(chan string)
+			go func() {
+				defer close(lines)
+				sc := bufio.NewScanner(out)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+			}()
+			expect := func(want string) {
+				t.Helper()
+				select {
+				case got := <-lines:
+					if got != want {
+						t.Fatalf("child said %q, want %q", got, want)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatalf("child did not say %q", want)
+				}
+			}
+			expect("ready")
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.TrimSpace(string(comm)), tc.process[:min(15, len(tc.process))]; got != want {
+				t.Fatalf("child's comm is %q, want %q", got, want)
+			}
+
+			var r recorder
+			n, err := New(config.Notify{Signal: "SIGHUP", Process: tc.process}, discard(), r.record)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Notify(context.Background()); err != nil {
+				t.Fatalf("Notify: %v", err)
+			}
+			expect("SIGHUP")
+		})
+	}
+}
