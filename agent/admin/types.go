@@ -1,0 +1,66 @@
+// Package admin is the agent's admin API: its JSON types, the HTTP handler
+// that serves them on the pod's loopback, and a client for the operator CLI.
+// Nothing here carries a secret value: status shows versions, times, errors
+// and lease ids only.
+package admin
+
+import "time"
+
+// Status is the answer to GET /v1/status.
+type Status struct {
+	Backend string `json:"backend"`
+	Mode    string `json:"mode"`
+	// Ready is true once every required secret has been written.
+	Ready   bool           `json:"ready"`
+	Secrets []SecretStatus `json:"secrets"`
+}
+
+// SecretStatus is one secret's state.
+type SecretStatus struct {
+	Name string `json:"name"`
+	Ref  string `json:"ref"`
+	// OK mirrors secret_rotation_status: the file holds the current value.
+	OK          bool      `json:"ok"`
+	Version     string    `json:"version,omitempty"`
+	Files       []string  `json:"files,omitempty"`
+	LastSuccess time.Time `json:"lastSuccess,omitzero"`
+	LastError   string    `json:"lastError,omitempty"`
+	// Result is the last refresh's outcome (the secret_refresh_total result
+	// label: updated, unchanged, not_found, denied, error).
+	Result string       `json:"result,omitempty"`
+	Lease  *LeaseStatus `json:"lease,omitempty"`
+}
+
+// LeaseStatus describes a secret's lease, never its credentials.
+type LeaseStatus struct {
+	ID         string    `json:"id"`
+	TTLSeconds int64     `json:"ttlSeconds"`
+	Expiry     time.Time `json:"expiry"`
+	Renewable  bool      `json:"renewable"`
+}
+
+// RefreshResult is the answer to POST /v1/refresh.
+type RefreshResult struct {
+	Secrets []SecretStatus `json:"secrets"`
+}
+
+// Revocation reports one lease revoked by POST /v1/leases/revoke and what
+// replaced it.
+type Revocation struct {
+	Secret       string `json:"secret"`
+	RevokedLease string `json:"revokedLease"`
+	// NewLease is empty when fresh credentials could not be fetched; the
+	// file was then removed (fail closed) and Error says why.
+	NewLease string `json:"newLease,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// RevokeResult is the answer to POST /v1/leases/revoke.
+type RevokeResult struct {
+	Revoked []Revocation `json:"revoked"`
+}
+
+// ErrorBody is the JSON body of every non-2xx answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}

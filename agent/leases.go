@@ -1,0 +1,199 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tradepulse/secret-injector/agent/admin"
+	"github.com/tradepulse/secret-injector/agent/backend"
+	"github.com/tradepulse/secret-injector/agent/metrics"
+)
+
+// DefaultRevokeGrace is how long an old lease outlives its replacement
+// when the config does not say: long enough for the app to reload.
+const DefaultRevokeGrace = 30 * time.Second
+
+// startKeeper keeps lease alive in the background (sidecar only). When the
+// backend says the lease can no longer be renewed, the secret is fetched
+// anew before the lease expires.
+func (a *Agent) startKeeper(st *secretState, lease backend.Lease) {
+	lk, ok := a.backend.(backend.LeaseKeeper)
+	if !ok || a.runCtx == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(a.runCtx)
+	a.mu.Lock()
+	if st.stopLease != nil {
+		st.stopLease()
+	}
+	st.stopLease = cancel
+	a.mu.Unlock()
+	name := st.spec.Name
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		defer cancel()
+		err := lk.KeepAlive(ctx, lease, func(renewed backend.Lease) {
+			a.mu.Lock()
+			if st.lease != nil && st.lease.ID == renewed.ID {
+				l := renewed
+				st.lease = &l
+			}
+			a.mu.Unlock()
+			a.metrics.LeaseRenewals.WithLabelValues(name, a.backendName, metrics.ResultOK).Inc()
+			a.metrics.LeaseExpiry.WithLabelValues(name, a.backendName).Set(unixSeconds(renewed.Expiry))
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			a.metrics.LeaseRenewals.WithLabelValues(name, a.backendName, metrics.ResultError).Inc()
+			a.log.Warn("lease renewal failed; fetching new credentials", "secret", name, "lease", lease.ID, "err", err)
+		} else {
+			a.log.Info("lease cannot be renewed further; fetching new credentials", "secret", name, "lease", lease.ID)
+		}
+		a.mu.Lock()
+		st.needFetch = true
+		a.mu.Unlock()
+		kick(st)
+	}()
+}
+
+// leaseMoved follows a refresh: a new lease gets a keeper and the old one
+// is revoked after the grace period, once the app has had time to move to
+// the new credentials.
+func (a *Agent) leaseMoved(st *secretState, old *backend.Lease) {
+	current := a.heldLease(st)
+	if current == nil && old != nil {
+		// Gone or denied: the files are removed; stop renewing.
+		a.stopKeeper(st)
+	}
+	if current == nil || (old != nil && old.ID == current.ID) {
+		return
+	}
+	a.startKeeper(st, *current)
+	if old != nil {
+		a.revokeLater(st.spec.Name, old.ID)
+	}
+}
+
+func (a *Agent) stopKeeper(st *secretState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st.stopLease != nil {
+		st.stopLease()
+		st.stopLease = nil
+	}
+}
+
+func (a *Agent) revokeGrace() time.Duration {
+	if v := a.cfg.Backend.Vault; v != nil && v.RevokeGrace > 0 {
+		return time.Duration(v.RevokeGrace)
+	}
+	return DefaultRevokeGrace
+}
+
+// revokeLater revokes a superseded lease after the grace period. If the
+// agent stops first the lease is left to expire on its own.
+func (a *Agent) revokeLater(name, leaseID string) {
+	lk, ok := a.backend.(backend.LeaseKeeper)
+	if !ok || a.runCtx == nil {
+		return
+	}
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		if sleep(a.runCtx, a.revokeGrace()) != nil {
+			return
+		}
+		a.revoke(a.runCtx, lk, name, leaseID)
+	}()
+}
+
+func (a *Agent) revoke(ctx context.Context, lk backend.LeaseKeeper, name, leaseID string) error {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	err := lk.Revoke(ctx, leaseID)
+	result := metrics.ResultOK
+	if err != nil {
+		result = metrics.ResultError
+		a.log.Warn("revoking lease failed", "secret", name, "lease", leaseID, "err", err)
+	} else {
+		a.log.Info("lease revoked", "secret", name, "lease", leaseID)
+	}
+	a.metrics.LeaseRevocations.WithLabelValues(name, a.backendName, result).Inc()
+	return err
+}
+
+// RevokeLeases revokes the lease of the named secret (all leased secrets
+// when name is empty), fetches fresh credentials at once, writes them and
+// tells the app. Credentials that cannot be replaced are removed: a revoked
+// secret fails closed.
+func (a *Agent) RevokeLeases(ctx context.Context, name string) (admin.RevokeResult, error) {
+	targets, err := a.selectSecrets(name)
+	if err != nil {
+		return admin.RevokeResult{}, err
+	}
+	lk, ok := a.backend.(backend.LeaseKeeper)
+	var res admin.RevokeResult
+	for _, st := range targets {
+		if !ok || a.heldLease(st) == nil {
+			continue
+		}
+		res.Revoked = append(res.Revoked, a.revokeAndReplace(ctx, lk, st))
+	}
+	if len(res.Revoked) == 0 {
+		if name == "" {
+			return res, admin.ErrNoLeases
+		}
+		return res, errors.Join(admin.ErrNoLeases, errors.New("secret "+name+" holds no lease"))
+	}
+	return res, nil
+}
+
+func (a *Agent) revokeAndReplace(ctx context.Context, lk backend.LeaseKeeper, st *secretState) admin.Revocation {
+	st.refreshMu.Lock()
+	defer st.refreshMu.Unlock()
+	old := a.heldLease(st)
+	rv := admin.Revocation{Secret: st.spec.Name, RevokedLease: old.ID}
+	if err := a.revoke(ctx, lk, st.spec.Name, old.ID); err != nil {
+		rv.RevokedLease, rv.Error = "", "revoke "+old.ID+": "+err.Error()
+		return rv
+	}
+	a.stopKeeper(st)
+	a.mu.Lock()
+	st.lease = nil
+	a.mu.Unlock()
+	a.refresh(ctx, st, true)
+	if lease := a.heldLease(st); lease != nil {
+		rv.NewLease = lease.ID
+		a.startKeeper(st, *lease)
+	} else if !a.isOK(st) {
+		// The revoked credentials are useless: remove them rather than
+		// leave the app with a login that fails.
+		a.mu.Lock()
+		st.files, st.version, st.ok = nil, "", false
+		rv.Error = "fetching new credentials failed: " + st.lastError
+		a.mu.Unlock()
+		a.metrics.Status(st.spec.Name, a.backendName, false, time.Now())
+	}
+	if _, err := a.sync(); err != nil && rv.Error == "" {
+		rv.Error = err.Error()
+	}
+	return rv
+}
+
+// revokeOnShutdown revokes every held lease when the config asks for it.
+func (a *Agent) revokeOnShutdown() {
+	v := a.cfg.Backend.Vault
+	lk, ok := a.backend.(backend.LeaseKeeper)
+	if v == nil || !v.RevokeOnShutdown || !ok {
+		return
+	}
+	for _, st := range a.secrets {
+		if lease := a.heldLease(st); lease != nil {
+			_ = a.revoke(context.Background(), lk, st.spec.Name, lease.ID)
+		}
+	}
+}

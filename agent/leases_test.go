@@ -1,0 +1,186 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/tradepulse/secret-injector/agent/admin"
+	"github.com/tradepulse/secret-injector/agent/config"
+)
+
+func dbConfig(c *config.Config) {
+	c.Backend = config.Backend{Type: "vault", Vault: &config.VaultBackend{RevokeGrace: config.Duration(10 * time.Second)}}
+	c.Secrets = []config.Secret{{Name: "db", Ref: "database/creds/app", Format: config.FormatJSON,
+		Mode: 0o400, RefreshInterval: c.RefreshInterval}}
+}
+
+func leasedFake() *fakeBackend {
+	f := newFake()
+	f.leaseTTL = 30 * time.Second
+	f.set("database/creds/app", `{"username":"v-app-1","password":"`+sentinel+`"}`)
+	return f
+}
+
+func TestLeaseIsKeptNotReissuedByPolling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		stop := h.runSidecar(t.Context())
+		defer stop()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if n, _ := f.count("database/creds/app"); n != 1 {
+			t.Errorf("%d credential fetches in 10 minutes of a renewable lease, want 1", n)
+		}
+		st := h.agent.Status().Secrets[0]
+		if st.Lease == nil || st.Lease.ID != "database/creds/app/lease-1" {
+			t.Fatalf("status lease = %+v", st.Lease)
+		}
+		if got := counterSum(h, "secret_lease_renewals_total"); got < 1 {
+			t.Errorf("no renewal counted")
+		}
+	})
+}
+
+func TestLeaseAtMaxTTLIsReplacedThenRevokedAfterGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		stop := h.runSidecar(t.Context())
+		defer stop()
+		synctest.Wait()
+		notified := h.trigger.count()
+
+		f.endLease("database/creds/app/lease-1") // the keeper reports: fetch anew
+		synctest.Wait()
+		if st := h.agent.Status().Secrets[0]; st.Lease == nil || st.Lease.ID != "database/creds/app/lease-2" {
+			t.Fatalf("lease after max TTL = %+v, want lease-2", st.Lease)
+		}
+		if h.trigger.count() != notified+1 {
+			t.Error("app not told about new credentials")
+		}
+		if got := f.revokedLeases(); len(got) != 0 {
+			t.Fatalf("old lease revoked before the grace period: %v", got)
+		}
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		if got := f.revokedLeases(); !slices.Equal(got, []string{"database/creds/app/lease-1"}) {
+			t.Fatalf("revoked %v after the grace, want lease-1", got)
+		}
+	})
+}
+
+func TestRevokeLeasesRevokesAndReplacesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		stop := h.runSidecar(t.Context())
+		defer stop()
+		synctest.Wait()
+		notified := h.trigger.count()
+
+		res, err := h.agent.RevokeLeases(t.Context(), "db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := admin.RevokeResult{Revoked: []admin.Revocation{{Secret: "db",
+			RevokedLease: "database/creds/app/lease-1", NewLease: "database/creds/app/lease-2"}}}
+		if !slices.Equal(res.Revoked, want.Revoked) {
+			t.Fatalf("RevokeLeases = %+v, want %+v", res, want)
+		}
+		if !slices.Equal(f.revokedLeases(), []string{"database/creds/app/lease-1"}) {
+			t.Fatalf("revoked %v", f.revokedLeases())
+		}
+		if h.trigger.count() != notified+1 {
+			t.Error("app not told")
+		}
+		if got := counterSum(h, "secret_lease_revocations_total"); got != 1 {
+			t.Errorf("revocations counted %v", got)
+		}
+		if _, err := h.agent.RevokeLeases(t.Context(), "nope"); !errors.Is(err, admin.ErrUnknownSecret) {
+			t.Errorf("unknown secret: %v", err)
+		}
+	})
+}
+
+func TestRevokeWithoutReplacementFailsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		stop := h.runSidecar(t.Context())
+		defer stop()
+		synctest.Wait()
+		f.fail("database/creds/app", errors.New("vault sealed"))
+		res, err := h.agent.RevokeLeases(t.Context(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rv := res.Revoked[0]; rv.NewLease != "" || !strings.Contains(rv.Error, "vault sealed") {
+			t.Fatalf("revocation = %+v", rv)
+		}
+		if _, ok := h.read("db/username"); ok {
+			t.Fatal("revoked credentials left in the volume")
+		}
+	})
+}
+
+func TestSidecarAdoptsTheInitContainersLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		if err := h.agent.RunInit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// A new process: the sidecar, same volume, same backend.
+		side := newHarness(t, f, f, func(c *config.Config) { dbConfig(c); c.MountPath = h.dir })
+		stop := side.runSidecar(t.Context())
+		defer stop()
+		synctest.Wait()
+		if n, _ := f.count("database/creds/app"); n != 1 {
+			t.Fatalf("%d credential fetches across init and sidecar, want 1 (adopted)", n)
+		}
+		side.mustRead("db/username", "v-app-1")
+		if st := side.agent.Status().Secrets[0]; !st.OK || st.Lease == nil || st.Lease.ID != "database/creds/app/lease-1" {
+			t.Fatalf("sidecar status = %+v", st)
+		}
+		if !side.agent.Ready() {
+			t.Error("sidecar not ready")
+		}
+	})
+}
+
+func TestRevokeOnShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, func(c *config.Config) { dbConfig(c); c.Backend.Vault.RevokeOnShutdown = true })
+		stop := h.runSidecar(t.Context())
+		synctest.Wait()
+		stop()
+		if !slices.Equal(f.revokedLeases(), []string{"database/creds/app/lease-1"}) {
+			t.Fatalf("revoked on shutdown: %v", f.revokedLeases())
+		}
+	})
+}
+
+// counterSum sums a counter family over all its label sets.
+func counterSum(h *harness, name string) float64 {
+	h.t.Helper()
+	families, err := h.reg.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var sum float64
+	for _, fam := range families {
+		if fam.GetName() == name {
+			for _, m := range fam.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}

@@ -1,0 +1,227 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/tradepulse/secret-injector/agent/backend"
+)
+
+// Backoff bounds for failing secrets.
+const (
+	backoffBase = time.Second
+	backoffMax  = time.Minute
+)
+
+// RunInit fetches every secret once and writes them all in one swap. It
+// returns nil only when every required secret is written; it retries with
+// backoff until the config's init timeout, then fails closed with an error
+// naming each missing secret and why.
+func (a *Agent) RunInit(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.cfg.InitTimeout))
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		for _, st := range a.secrets {
+			if !a.isOK(st) {
+				a.refresh(ctx, st, false)
+			}
+		}
+		missing := a.missingRequired()
+		if len(missing) == 0 {
+			break
+		}
+		a.log.Warn("required secrets not ready; retrying", "attempt", attempt, "missing", strings.Join(missing, ","))
+		if err := sleep(ctx, backoff(attempt, backoffMax)); err != nil {
+			return fmt.Errorf("init: gave up after %s (%d attempts); missing required secrets:\n  %s\ncheck the references and that the pod's identity may read them",
+				a.cfg.InitTimeout, attempt, strings.Join(a.describeMissing(), "\n  "))
+		}
+	}
+	if _, err := a.sync(); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	a.markReady()
+	a.log.Info("all required secrets written", "secrets", len(a.secrets), "dir", a.cfg.MountPath)
+	return nil
+}
+
+// RunSidecar keeps every secret fresh until ctx ends: it polls on each
+// secret's interval with jitter, retries failures with backoff, follows the
+// backend's change notifications and keeps leases alive.
+func (a *Agent) RunSidecar(ctx context.Context) error {
+	a.runCtx = ctx
+	a.resume()
+	// Watch before the first pass, so that a change landing between the
+	// first fetch and the watch is not lost until the next interval.
+	if w, ok := a.backend.(backend.Watcher); ok {
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			if err := w.Watch(ctx, a.wakeAll); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Warn("watching the backend for changes stopped; polling continues", "err", err)
+			}
+		}()
+	}
+	for _, st := range a.secrets {
+		if lease := a.heldLease(st); lease != nil {
+			a.startKeeper(st, *lease)
+			continue
+		}
+		a.refreshAndSync(ctx, st, false)
+	}
+	if _, err := a.sync(); err == nil && len(a.missingRequired()) == 0 {
+		a.markReady()
+	}
+
+	for _, st := range a.secrets {
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			a.loop(ctx, st)
+		}()
+	}
+	<-ctx.Done()
+	a.bg.Wait()
+	a.revokeOnShutdown()
+	return nil
+}
+
+// loop refreshes one secret on its schedule until ctx ends.
+func (a *Agent) loop(ctx context.Context, st *secretState) {
+	for {
+		t := time.NewTimer(a.nextDelay(st))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-st.kick:
+			t.Stop()
+		}
+		a.mu.Lock()
+		leased, needFetch := st.lease != nil, st.needFetch
+		st.needFetch = false
+		a.mu.Unlock()
+		// A live lease is kept by its keeper; polling would issue new
+		// credentials every interval.
+		if leased && !needFetch {
+			continue
+		}
+		a.refreshAndSync(ctx, st, needFetch)
+	}
+}
+
+// refreshAndSync refreshes one secret, writes the payload if it changed,
+// and moves lease keeping over to a new lease.
+func (a *Agent) refreshAndSync(ctx context.Context, st *secretState, force bool) {
+	st.refreshMu.Lock()
+	defer st.refreshMu.Unlock()
+	old := a.heldLease(st)
+	if a.refresh(ctx, st, force) {
+		if _, err := a.sync(); err == nil && len(a.missingRequired()) == 0 {
+			a.markReady()
+		}
+	}
+	a.leaseMoved(st, old)
+}
+
+func (a *Agent) wakeAll() {
+	for _, st := range a.secrets {
+		kick(st)
+	}
+}
+
+func kick(st *secretState) {
+	select {
+	case st.kick <- struct{}{}:
+	default:
+	}
+}
+
+// nextDelay is the refresh interval with ±10% jitter for a healthy secret,
+// and exponential backoff with jitter for a failing one.
+func (a *Agent) nextDelay(st *secretState) time.Duration {
+	a.mu.Lock()
+	ok, failures := st.ok, st.failures
+	a.mu.Unlock()
+	interval := time.Duration(st.spec.RefreshInterval)
+	if ok || failures == 0 {
+		return interval - interval/10 + rand.N(interval/5+1)
+	}
+	return backoff(failures, min(interval, backoffMax))
+}
+
+// backoff is the wait before retry n (1-based): exponential from
+// backoffBase up to limit, then jittered into [d/2, d] so that many agents
+// failing together do not retry together.
+func backoff(n int, limit time.Duration) time.Duration {
+	d := backoffBase
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (a *Agent) isOK(st *secretState) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return st.ok
+}
+
+func (a *Agent) heldLease(st *secretState) *backend.Lease {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st.lease == nil {
+		return nil
+	}
+	l := *st.lease
+	return &l
+}
+
+func (a *Agent) markReady() {
+	a.mu.Lock()
+	a.ready = true
+	a.mu.Unlock()
+}
+
+// missingRequired names the required secrets that have no files.
+func (a *Agent) missingRequired() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var names []string
+	for _, st := range a.secrets {
+		if !st.spec.Optional && st.files == nil {
+			names = append(names, st.spec.Name)
+		}
+	}
+	return names
+}
+
+// describeMissing says, for each missing required secret, what it refers
+// to and the last error.
+func (a *Agent) describeMissing() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var lines []string
+	for _, st := range a.secrets {
+		if !st.spec.Optional && st.files == nil {
+			lines = append(lines, fmt.Sprintf("%s (%s): %s", st.spec.Name, st.spec.Ref, st.lastError))
+		}
+	}
+	return lines
+}

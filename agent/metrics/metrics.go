@@ -1,0 +1,106 @@
+// Package metrics holds the agent's Prometheus metrics, built against a
+// registry that is passed in. Labels come from bounded sets only: the secret's
+// file name (from the pod spec), the backend, and fixed result words — never
+// a lease id, a reference or a value.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Refresh results, the bounded values of the "result" label.
+const (
+	ResultUpdated   = "updated"   // a new version was written
+	ResultUnchanged = "unchanged" // the backend still holds the version written
+	ResultNotFound  = "not_found" // gone: file removed (fail closed)
+	ResultDenied    = "denied"    // access denied: file removed (fail closed)
+	ResultError     = "error"     // transient: last good value kept
+	ResultOK        = "ok"
+)
+
+// Agent is the set of metrics one agent exports.
+type Agent struct {
+	RotationStatus   *prometheus.GaugeVec
+	LastSuccess      *prometheus.GaugeVec
+	Refreshes        *prometheus.CounterVec
+	FetchDuration    *prometheus.HistogramVec
+	Notifications    *prometheus.CounterVec
+	LeaseExpiry      *prometheus.GaugeVec
+	LeaseRenewals    *prometheus.CounterVec
+	LeaseRevocations *prometheus.CounterVec
+	Writes           *prometheus.CounterVec
+}
+
+// Names of every metric the agent exports; the chart's dashboard and alerts
+// may query only these (a test cross-checks them).
+var Names = []string{
+	"secret_rotation_status",
+	"secret_last_success_timestamp_seconds",
+	"secret_refresh_total",
+	"secret_fetch_duration_seconds",
+	"secret_app_notify_total",
+	"secret_lease_expiry_timestamp_seconds",
+	"secret_lease_renewals_total",
+	"secret_lease_revocations_total",
+	"secret_volume_writes_total",
+}
+
+// New creates the agent's metrics and registers them with reg.
+func New(reg prometheus.Registerer) *Agent {
+	secretLabels := []string{"secret", "backend"}
+	m := &Agent{
+		RotationStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "secret_rotation_status",
+			Help: "1 when the secret's file holds the backend's current value, 0 when its last refresh failed.",
+		}, secretLabels),
+		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "secret_last_success_timestamp_seconds",
+			Help: "Unix time of the secret's last successful refresh.",
+		}, secretLabels),
+		Refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secret_refresh_total",
+			Help: "Refreshes of a secret by result: updated, unchanged, not_found, denied, error.",
+		}, []string{"secret", "backend", "result"}),
+		FetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "secret_fetch_duration_seconds",
+			Help:    "Time spent asking the backend for one secret (version check and fetch).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"backend"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secret_app_notify_total",
+			Help: "Attempts to tell the app its files changed, by method (signal, http, none) and result.",
+		}, []string{"method", "result"}),
+		LeaseExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "secret_lease_expiry_timestamp_seconds",
+			Help: "Unix time at which the secret's current lease expires unless renewed.",
+		}, secretLabels),
+		LeaseRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secret_lease_renewals_total",
+			Help: "Lease renewals by result.",
+		}, []string{"secret", "backend", "result"}),
+		LeaseRevocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secret_lease_revocations_total",
+			Help: "Lease revocations by result.",
+		}, []string{"secret", "backend", "result"}),
+		Writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secret_volume_writes_total",
+			Help: "Swaps of the shared volume's payload by result.",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.RotationStatus, m.LastSuccess, m.Refreshes, m.FetchDuration,
+		m.Notifications, m.LeaseExpiry, m.LeaseRenewals, m.LeaseRevocations, m.Writes)
+	return m
+}
+
+// Status records the secret's health: ok sets status 1 and the last-success
+// time, !ok sets status 0 and leaves the last success where it was.
+func (m *Agent) Status(secret, backend string, ok bool, now time.Time) {
+	if ok {
+		m.RotationStatus.WithLabelValues(secret, backend).Set(1)
+		m.LastSuccess.WithLabelValues(secret, backend).Set(float64(now.UnixNano()) / 1e9)
+		return
+	}
+	m.RotationStatus.WithLabelValues(secret, backend).Set(0)
+}
