@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tradepulse/secret-injector/agent"
+	"github.com/tradepulse/secret-injector/agent/admin"
+	"github.com/tradepulse/secret-injector/agent/backend"
+	"github.com/tradepulse/secret-injector/agent/config"
+	"github.com/tradepulse/secret-injector/agent/metrics"
+	"github.com/tradepulse/secret-injector/agent/notify"
+	"github.com/tradepulse/secret-injector/agent/sink"
+)
+
+// agentFlags are the agent subcommand's flags.
+type agentFlags struct {
+	mode       string
+	configPath string
+	logFormat  string
+}
+
+func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
+	var f agentFlags
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.mode, "mode", "sidecar", "init: fill the volume once and exit (fail closed); sidecar: keep it fresh")
+	fs.StringVar(&f.configPath, "config", "", "agent config file (YAML or JSON); default: $"+config.EnvVar)
+	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if f.mode != "init" && f.mode != "sidecar" {
+		return f, fmt.Errorf("--mode %q: want init or sidecar", f.mode)
+	}
+	if f.logFormat != "json" && f.logFormat != "text" {
+		return f, fmt.Errorf("--log-format %q: want json or text", f.logFormat)
+	}
+	return f, nil
+}
+
+func newLogger(format string) *slog.Logger {
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+func runAgent(ctx context.Context, args []string) error {
+	f, err := parseAgentFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(f.configPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a, closeBackend, err := buildAgent(ctx, cfg, f.mode, log, metrics.New(reg))
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	if f.mode == "init" {
+		return a.agent.RunInit(ctx)
+	}
+	return a.runSidecar(ctx, reg)
+}
+
+// builtAgent is an agent and the parts that run beside it.
+type builtAgent struct {
+	agent    *agent.Agent
+	notifier *notify.Debounced
+	cfg      *config.Config
+	log      *slog.Logger
+}
+
+func buildAgent(ctx context.Context, cfg *config.Config, mode string, log *slog.Logger, m *metrics.Agent) (*builtAgent, func(), error) {
+	be, err := openBackend(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeBackend := func() {
+		if c, ok := be.(backend.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	vol, err := sink.New(cfg.MountPath, log)
+	if err != nil {
+		closeBackend()
+		return nil, nil, err
+	}
+	n, err := notify.New(cfg.Notify, log, func(kind, result string) {
+		m.Notifications.WithLabelValues(kind, result).Inc()
+	})
+	if err != nil {
+		closeBackend()
+		return nil, nil, err
+	}
+	deb := notify.NewDebounced(n, time.Duration(cfg.Notify.Debounce), log)
+	a := agent.New(agent.Options{Config: cfg, Backend: be, Volume: vol, Notify: deb, Metrics: m, Log: log, Mode: mode})
+	return &builtAgent{agent: a, notifier: deb, cfg: cfg, log: log}, closeBackend, nil
+}
+
+// runSidecar runs the refresh loop, the app notifier, the metrics and
+// probe server and the admin server until ctx ends.
+func (b *builtAgent) runSidecar(ctx context.Context, reg *prometheus.Registry) error {
+	probes := http.NewServeMux()
+	probes.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	probes.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	probes.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !b.agent.Ready() {
+			http.Error(w, "first render not complete", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+
+	metricsLn, err := net.Listen("tcp", b.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("metrics listener %s: %w (set metricsAddr in the agent config)", b.cfg.MetricsAddr, err)
+	}
+	adminLn, err := net.Listen("tcp", b.cfg.AdminAddr)
+	if err != nil {
+		metricsLn.Close()
+		return fmt.Errorf("admin listener %s: %w (set adminAddr in the agent config)", b.cfg.AdminAddr, err)
+	}
+	b.log.Info("agent listening", "metrics", "http://"+metricsLn.Addr().String()+"/metrics",
+		"admin", "http://"+adminLn.Addr().String()+"/v1/status", "dir", b.cfg.MountPath)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	start := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	start(func() error { return serve(ctx, metricsLn, probes) })
+	start(func() error { return serve(ctx, adminLn, admin.Handler(b.agent, b.log)) })
+	start(func() error { return b.notifier.Start(ctx) })
+	start(func() error { return b.agent.RunSidecar(ctx) })
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+// serve runs an HTTP server on ln until ctx ends, then shuts it down
+// gracefully.
+func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+		<-done
+		return nil
+	}
+}
+
+func collect(errs <-chan error) []error {
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return all
+}

@@ -1,0 +1,59 @@
+// Command secret-injector is the one binary of the project: the admission
+// webhook, the in-pod agent, and the operator's tools, as subcommands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// command is one subcommand: it parses its own flags from args.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"agent":   {"run the agent: --mode init (fill the volume, then exit) or --mode sidecar (keep it fresh)", runAgent},
+		"fetch":   {"fetch every secret once into .secrets/ for inspection (local development)", runFetch},
+		"version": {"print the version", runVersion},
+	}
+}
+
+func run(ctx context.Context, args []string) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(cmds)
+		return 2
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "secret-injector: unknown command %q\n\n", args[0])
+		usage(cmds)
+		return 2
+	}
+	if err := c.run(ctx, args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "secret-injector %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(cmds map[string]command) {
+	fmt.Fprintln(os.Stderr, "usage: secret-injector <command> [flags]\n\ncommands:")
+	for _, name := range sortedKeys(cmds) {
+		fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, cmds[name].summary)
+	}
+	fmt.Fprintln(os.Stderr, "\nrun 'secret-injector <command> -h' for its flags")
+}
