@@ -37,11 +37,13 @@ func (a *Agent) refresh(ctx context.Context, st *secretState, force bool) (chang
 				a.succeed(st, held, nil, nil, metrics.ResultUnchanged)
 				return false
 			}
-			if err != nil && backend.FailsClosed(err) {
+			if err != nil {
+				// Fetching as well would only double the calls to a backend
+				// that is failing or throttling us.
 				a.observe(start)
 				return a.fail(st, err)
 			}
-			// A transient version-check error, or a new version: fetch.
+			// A new version: fetch it.
 		}
 	}
 

@@ -141,6 +141,9 @@ type GCPBackend struct {
 	Project string `json:"project,omitempty"`
 	// Endpoint overrides the API endpoint (tests, private endpoints).
 	Endpoint string `json:"endpoint,omitempty"`
+	// Insecure talks plaintext gRPC without credentials to Endpoint: for
+	// emulators and test servers only.
+	Insecure bool `json:"insecure,omitempty"`
 }
 
 // AWSBackend talks to AWS Secrets Manager with the default credential chain.
@@ -298,6 +301,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RefreshInterval < Duration(time.Second) {
 		add("refreshInterval: %s is below the 1s minimum", c.RefreshInterval)
+	}
+	if g := c.Backend.GCP; g != nil && g.Insecure && g.Endpoint == "" {
+		add("backend.gcp.insecure: needs backend.gcp.endpoint")
 	}
 	if c.Notify.Signal != "" && c.Notify.URL != "" {
 		add("notify: set signal or url, not both")

@@ -5,20 +5,45 @@ import (
 	"fmt"
 	"log/slog"
 
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/tradepulse/secret-injector/agent/backend"
+	"github.com/tradepulse/secret-injector/agent/backend/aws"
 	"github.com/tradepulse/secret-injector/agent/backend/env"
+	"github.com/tradepulse/secret-injector/agent/backend/gcp"
 	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // openBackend builds the backend the config names.
 func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (backend.Backend, error) {
-	switch cfg.Backend.Type {
+	b := cfg.Backend
+	switch b.Type {
 	case config.BackendEnv:
 		var files []string
-		if cfg.Backend.Env != nil {
-			files = cfg.Backend.Env.Files
+		if b.Env != nil {
+			files = b.Env.Files
 		}
 		return env.New(files, log)
+	case config.BackendGCP:
+		var opts gcp.Options
+		if g := b.GCP; g != nil {
+			opts = gcp.Options{Project: g.Project, Endpoint: g.Endpoint}
+			if g.Insecure {
+				opts.ClientOptions = []option.ClientOption{
+					option.WithoutAuthentication(),
+					option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+				}
+			}
+		}
+		return gcp.New(ctx, opts, log)
+	case config.BackendAWS:
+		var opts aws.Options
+		if a := b.AWS; a != nil {
+			opts = aws.Options{Region: a.Region, Endpoint: a.Endpoint}
+		}
+		return aws.New(ctx, opts, log)
 	}
-	return nil, fmt.Errorf("backend %q is not built into this binary", cfg.Backend.Type)
+	return nil, fmt.Errorf("backend %q is not built into this binary", b.Type)
 }
