@@ -1,0 +1,160 @@
+package injector
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/tradepulse/secret-injector/agent/config"
+)
+
+// Names the injector gives to what it adds. They are reserved: Inject
+// replaces anything so named.
+const (
+	InitContainerName = "secret-injector-init"
+	SidecarName       = "secret-injector-agent"
+	VolumeName        = "secret-injector-secrets"
+	TokenVolumeName   = "secret-injector-token"
+	// EnvVolumeName is the pod volume (user-provided, e.g. a ConfigMap)
+	// holding the .env file of backend env; Inject mounts it into the agent.
+	EnvVolumeName = "secret-injector-env"
+
+	// MetricsPortName names the agent's Prometheus port, for PodMonitors.
+	MetricsPortName = "si-metrics"
+	MetricsPort     = 9102
+)
+
+// Paths inside the agent containers.
+const (
+	agentDir = "/var/run/secrets/tradepulse.io"
+	// TokenDir holds the projected service-account token for Vault.
+	TokenDir  = agentDir + "/serviceaccount"
+	TokenPath = TokenDir + "/token"
+	// EnvDir is where the secret-injector-env volume is mounted.
+	EnvDir  = agentDir + "/env"
+	EnvFile = EnvDir + "/.env"
+)
+
+// Projected token lifetime: the kubelet refreshes it at 80%, the agent
+// reads it at each Vault login.
+const tokenExpirationSeconds int64 = 3600
+
+// agentContainers builds the agent containers a spec asks for: the init
+// container first, then the sidecar. native says whether the sidecar is an
+// init container (restartPolicy Always) or a classic one.
+func agentContainers(spec *Spec, opts Options, owner *config.Owner, configJSON string) (init, sidecar *corev1.Container) {
+	if spec.Mode == ModeInitSidecar || spec.Mode == ModeInit {
+		c := agentContainer(InitContainerName, "init", spec, opts, owner, configJSON)
+		init = &c
+	}
+	if spec.Mode == ModeInitSidecar || spec.Mode == ModeSidecar {
+		c := agentContainer(SidecarName, "sidecar", spec, opts, owner, configJSON)
+		c.Ports = []corev1.ContainerPort{{Name: MetricsPortName, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP}}
+		// The startup probe passes after the first render. For a native
+		// sidecar it holds back the next init containers and the app; its
+		// budget matches the init container's timeout.
+		c.StartupProbe = httpProbe("/readyz", 1, int32(time.Duration(config.DefaultInitTimeout).Seconds()))
+		// No readiness probe: a backend outage keeps the last good files
+		// and must not take the app out of its Service.
+		c.LivenessProbe = httpProbe("/healthz", 10, 3)
+		if opts.NativeSidecars {
+			c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+		}
+		sidecar = &c
+	}
+	return init, sidecar
+}
+
+// agentContainer is what the init and sidecar containers share. Fields the
+// API server would default are set explicitly, so that a reinvoked webhook
+// sees nothing to change.
+func agentContainer(name, mode string, spec *Spec, opts Options, owner *config.Owner, configJSON string) corev1.Container {
+	c := corev1.Container{
+		Name:            name,
+		Image:           spec.Image,
+		ImagePullPolicy: opts.ImagePullPolicy,
+		Args:            []string{"agent", "--mode", mode},
+		Env: []corev1.EnvVar{
+			{Name: config.BackendEnvVar, Value: spec.Config.Backend.Type},
+			{Name: config.EnvVar, Value: configJSON},
+		},
+		Resources: *spec.Resources.DeepCopy(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: VolumeName, MountPath: spec.Config.MountPath},
+		},
+		SecurityContext:          agentSecurityContext(opts, owner),
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	switch spec.Config.Backend.Type {
+	case config.BackendVault:
+		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_ADDR", Value: spec.Config.Backend.Vault.Address})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true})
+	case config.BackendEnv:
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: EnvVolumeName, MountPath: EnvDir, ReadOnly: true})
+	}
+	return c
+}
+
+// agentSecurityContext meets the "restricted" Pod Security Standard. The
+// agent runs as the files' owner, so they are owned right without
+// CAP_CHOWN, and a signal reaches the app's process without CAP_KILL.
+func agentSecurityContext(opts Options, owner *config.Owner) *corev1.SecurityContext {
+	uid, gid := opts.AgentUID, opts.AgentUID
+	if owner != nil {
+		uid, gid = int64(owner.UID), int64(owner.GID)
+	}
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr.To(true),
+		RunAsUser:                ptr.To(uid),
+		RunAsGroup:               ptr.To(gid),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func httpProbe(path string, period, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path:   path,
+			Port:   intstr.FromString(MetricsPortName),
+			Scheme: corev1.URISchemeHTTP,
+		}},
+		TimeoutSeconds:   2,
+		PeriodSeconds:    period,
+		SuccessThreshold: 1,
+		FailureThreshold: failures,
+	}
+}
+
+// secretsVolume is the in-memory volume the agent writes and the app reads.
+func secretsVolume(opts Options) corev1.Volume {
+	limit := opts.VolumeSizeLimit.DeepCopy()
+	return corev1.Volume{Name: VolumeName, VolumeSource: corev1.VolumeSource{
+		EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &limit},
+	}}
+}
+
+// tokenVolume is the service-account token the agent presents to Vault's
+// Kubernetes auth: audience-bound and short-lived, unlike the default one.
+func tokenVolume(opts Options) corev1.Volume {
+	return corev1.Volume{Name: TokenVolumeName, VolumeSource: corev1.VolumeSource{
+		Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience:          opts.Vault.Audience,
+				ExpirationSeconds: ptr.To(tokenExpirationSeconds),
+				Path:              "token",
+			}}},
+			DefaultMode: ptr.To(corev1.ProjectedVolumeSourceDefaultMode),
+		},
+	}}
+}
+
+// appMount is the read-only mount of the secrets volume in app containers.
+func appMount(mountPath string) corev1.VolumeMount {
+	return corev1.VolumeMount{Name: VolumeName, MountPath: mountPath, ReadOnly: true}
+}

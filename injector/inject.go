@@ -1,0 +1,285 @@
+// Package injector turns a pod's secrets.tradepulse.io/ annotations into a
+// validated agent config and mutates the pod to run the agent: an in-memory
+// secrets volume, an init container that fills it before the app starts, a
+// sidecar that keeps it fresh, and the app mounts.
+//
+// It is pure: no network, no clock, no Kubernetes client. The webhook decodes
+// the pod, calls Inject and lets the library compute the patch. Injection is
+// idempotent, so a reinvoked webhook changes nothing, and all-or-nothing: an
+// invalid pod is denied with every problem named by its annotation, and is
+// never half-injected.
+package injector
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/utils/ptr"
+
+	"github.com/tradepulse/secret-injector/agent/config"
+)
+
+// Inject validates pod's annotations and mutates pod in place. A pod without
+// inject: "true" is left untouched (false, nil). Invalid input returns an
+// error joining one *AnnotationError per problem and leaves pod unchanged.
+// Injecting an injected pod rebuilds what the injector owns in the same
+// places, so it changes nothing and reports changed=false.
+func Inject(pod *corev1.Pod, opts Options) (changed bool, err error) {
+	if pod == nil {
+		return false, errors.New("injector: nil pod")
+	}
+	if err := opts.Validate(); err != nil {
+		return false, err
+	}
+	opts = opts.withDefaults()
+	spec, optedIn, probs := parse(pod.Annotations, opts)
+	if !optedIn {
+		return false, probs.err()
+	}
+	out := pod.DeepCopy()
+	sel := selectTargets(out, spec, opts, &probs)
+	if err := probs.err(); err != nil {
+		return false, err
+	}
+	c := spec.Config
+	if c.Owner == nil {
+		c.Owner = sel.owner
+		c.Normalize(nil)
+	}
+	configJSON, err := c.Encode()
+	if err != nil {
+		return false, fmt.Errorf("injector: encode agent config: %w", err)
+	}
+	apply(out, spec, opts, sel, configJSON)
+	changed = !equality.Semantic.DeepEqual(pod, out)
+	*pod = *out
+	return changed, nil
+}
+
+// targets are the containers that get the volume, and the files' owner.
+type targets struct {
+	regular, init map[string]bool
+	owner         *config.Owner
+}
+
+func ours(name string) bool { return name == InitContainerName || name == SidecarName }
+
+// selectTargets resolves the annotations against the pod: which containers
+// get the volume, whether their mounts clash, whether the env backend has
+// its file, and who owns the files.
+func selectTargets(pod *corev1.Pod, spec *Spec, opts Options, probs *problems) targets {
+	sel := targets{regular: map[string]bool{}, init: map[string]bool{}}
+	var apps, inits []string
+	for _, c := range pod.Spec.Containers {
+		if !ours(c.Name) {
+			apps = append(apps, c.Name)
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if !ours(c.Name) {
+			inits = append(inits, c.Name)
+		}
+	}
+	classicSidecarOnly := spec.Mode == ModeSidecar && !opts.NativeSidecars
+	if spec.Containers == nil {
+		for _, n := range apps {
+			sel.regular[n] = true
+		}
+		if len(apps) == 0 {
+			probs.add(AnnotationInject, "the pod has no app container to mount the secrets into")
+		}
+	}
+	for _, n := range spec.Containers {
+		switch {
+		case ours(n):
+			probs.add(AnnotationContainers, fmt.Sprintf("%s is the injector's own container", quote(n)))
+		case slices.Contains(apps, n):
+			sel.regular[n] = true
+		case slices.Contains(inits, n) && classicSidecarOnly:
+			probs.add(AnnotationContainers, fmt.Sprintf("init container %s runs before a classic sidecar starts and would find no secrets; use mode init+sidecar or init", quote(n)))
+		case slices.Contains(inits, n):
+			sel.init[n] = true
+		default:
+			probs.add(AnnotationContainers, fmt.Sprintf("the pod has no container or init container named %s; it has: %s", quote(n), orNone(append(slices.Clone(apps), inits...))))
+		}
+	}
+	mountPath := spec.Config.MountPath
+	check := func(cs []corev1.Container, selected map[string]bool) {
+		for _, c := range cs {
+			if !selected[c.Name] {
+				continue
+			}
+			for _, m := range c.VolumeMounts {
+				if m.Name != VolumeName && path.Clean(m.MountPath) == mountPath {
+					probs.add(AnnotationMountPath, fmt.Sprintf("container %s already mounts volume %s at %s; pick another mount path", quote(c.Name), quote(m.Name), mountPath))
+				}
+			}
+		}
+	}
+	check(pod.Spec.Containers, sel.regular)
+	check(pod.Spec.InitContainers, sel.init)
+	if spec.Config.Backend.Type == config.BackendEnv && !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == EnvVolumeName }) {
+		probs.add(AnnotationBackend, fmt.Sprintf("env needs a pod volume named %s holding a .env file (e.g. from a ConfigMap); the agent reads it at %s", EnvVolumeName, EnvFile))
+	}
+	sel.owner = podOwner(pod, sel)
+	return sel
+}
+
+// podOwner is the default owner of the files: the uid and gid of the first
+// selected app container (then init container), falling back to the pod's
+// securityContext; the gid further falls back to the pod's fsGroup, then to
+// the uid. nil when the uid is unknown (set in the image only) or 0 (root
+// reads the files whatever their owner).
+func podOwner(pod *corev1.Pod, sel targets) *config.Owner {
+	var first *corev1.Container
+	for i := range pod.Spec.Containers {
+		if sel.regular[pod.Spec.Containers[i].Name] {
+			first = &pod.Spec.Containers[i]
+			break
+		}
+	}
+	for i := range pod.Spec.InitContainers {
+		if first == nil && sel.init[pod.Spec.InitContainers[i].Name] {
+			first = &pod.Spec.InitContainers[i]
+		}
+	}
+	var uid, gid *int64
+	if first != nil && first.SecurityContext != nil {
+		uid, gid = first.SecurityContext.RunAsUser, first.SecurityContext.RunAsGroup
+	}
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		uid = cmpOr(uid, psc.RunAsUser)
+		gid = cmpOr(gid, psc.RunAsGroup, psc.FSGroup)
+	}
+	if uid == nil || *uid <= 0 {
+		return nil
+	}
+	if gid == nil || *gid < 0 {
+		gid = uid
+	}
+	return &config.Owner{UID: int(*uid), GID: int(*gid)}
+}
+
+// cmpOr returns the first non-nil pointer.
+func cmpOr(ps ...*int64) *int64 {
+	for _, p := range ps {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// apply mutates a pod that passed every check.
+func apply(pod *corev1.Pod, spec *Spec, opts Options, sel targets, configJSON string) {
+	ps := &pod.Spec
+	ps.Volumes = upsertVolume(ps.Volumes, secretsVolume(opts))
+	if spec.Config.Backend.Type == config.BackendVault {
+		ps.Volumes = upsertVolume(ps.Volumes, tokenVolume(opts))
+	} else {
+		ps.Volumes = slices.DeleteFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == TokenVolumeName })
+	}
+	for i := range ps.Containers {
+		if c := &ps.Containers[i]; !ours(c.Name) {
+			c.VolumeMounts = setAppMount(c.VolumeMounts, sel.regular[c.Name], spec.Config.MountPath)
+		}
+	}
+	for i := range ps.InitContainers {
+		if c := &ps.InitContainers[i]; !ours(c.Name) {
+			c.VolumeMounts = setAppMount(c.VolumeMounts, sel.init[c.Name], spec.Config.MountPath)
+		}
+	}
+
+	init, sidecar := agentContainers(spec, opts, spec.Config.Owner, configJSON)
+	var first []corev1.Container
+	if init != nil {
+		first = append(first, *init)
+	}
+	var classic *corev1.Container
+	if sidecar != nil && opts.NativeSidecars {
+		first = append(first, *sidecar)
+	} else {
+		classic = sidecar
+	}
+	ps.InitContainers = placeInit(ps.InitContainers, first)
+	ps.Containers = placeClassic(ps.Containers, classic)
+
+	if spec.Reload == "signal" {
+		// The agent must see the app's processes to signal them.
+		ps.ShareProcessNamespace = ptr.To(true)
+	}
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[AnnotationStatus] = StatusInjected
+}
+
+// placeInit puts the agent's init containers where the first of them was,
+// or first of all: app init containers that follow can read the secrets.
+func placeInit(list, agent []corev1.Container) []corev1.Container {
+	at := -1
+	kept := list[:0:0]
+	for _, c := range list {
+		if ours(c.Name) {
+			if at < 0 {
+				at = len(kept)
+			}
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return slices.Insert(kept, max(at, 0), agent...)
+}
+
+// placeClassic puts a classic sidecar where it was, or last; nil removes it.
+func placeClassic(list []corev1.Container, sidecar *corev1.Container) []corev1.Container {
+	at := -1
+	kept := list[:0:0]
+	for _, c := range list {
+		if ours(c.Name) {
+			at = len(kept)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	if sidecar == nil {
+		return kept
+	}
+	if at < 0 {
+		at = len(kept)
+	}
+	return slices.Insert(kept, at, *sidecar)
+}
+
+// setAppMount adds, keeps in place or removes the read-only secrets mount.
+func setAppMount(mounts []corev1.VolumeMount, want bool, mountPath string) []corev1.VolumeMount {
+	out := mounts[:0:0]
+	placed := false
+	for _, m := range mounts {
+		if m.Name != VolumeName {
+			out = append(out, m)
+		} else if want && !placed {
+			out = append(out, appMount(mountPath))
+			placed = true
+		}
+	}
+	if want && !placed {
+		out = append(out, appMount(mountPath))
+	}
+	return out
+}
+
+// upsertVolume replaces the volume of the same name in place, or appends.
+func upsertVolume(vols []corev1.Volume, v corev1.Volume) []corev1.Volume {
+	for i := range vols {
+		if vols[i].Name == v.Name {
+			vols[i] = v
+			return vols
+		}
+	}
+	return append(vols, v)
+}

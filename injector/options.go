@@ -1,0 +1,210 @@
+package injector
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/tradepulse/secret-injector/agent/config"
+)
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultAgentUID is distroless "nonroot": the agent's uid when the
+	// app's uid is unknown.
+	DefaultAgentUID int64 = 65532
+	// DefaultVaultAudience is the audience of the projected token the agent
+	// presents to Vault's Kubernetes auth.
+	DefaultVaultAudience = "vault"
+	// DefaultVaultAuthPath is Vault's default Kubernetes auth mount.
+	DefaultVaultAuthPath = "auth/kubernetes"
+	// DefaultImagePullPolicy keeps a pinned agent image off the registry's
+	// critical path at every pod start.
+	DefaultImagePullPolicy = corev1.PullIfNotPresent
+)
+
+// DefaultVolumeSizeLimit caps the in-memory secrets volume. Secrets are
+// small (a TLS bundle is a few KiB, a public CA bundle about 220 KiB), but
+// the atomic writer holds the old and the new generation at once during a
+// swap, and tmpfs pages count against the pod's memory. 4Mi fits a full CA
+// bundle twice with room to spare, yet bounds what a runaway render can take
+// from the app's memory; the kubelet sizes the tmpfs to it.
+var DefaultVolumeSizeLimit = resource.MustParse("4Mi")
+
+// DefaultResources are the agent containers' requests and limits, measured
+// by `make bench`: the agent's RSS is about 10–20 MiB with a handful of
+// secrets, so 24Mi is requested and 64Mi bounds a leak. CPU is idle between
+// refreshes (10m) and has no limit, so a refresh burst is never throttled.
+func DefaultResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("10m"),
+			corev1.ResourceMemory: resource.MustParse("24Mi"),
+		},
+		Limits: corev1.ResourceList{
+			corev1.ResourceMemory: resource.MustParse("64Mi"),
+		},
+	}
+}
+
+// Options are the cluster's defaults and limits, from the Helm chart via the
+// webhook's flags. A zero field takes the documented default.
+type Options struct {
+	// DefaultBackend is the backend of a pod without a backend annotation:
+	// "gcp", "vault", "aws" or "env". Required.
+	DefaultBackend string
+	// EnabledBackends are the backends a pod may ask for; another is denied.
+	// Empty means DefaultBackend alone.
+	EnabledBackends []string
+	// AgentImage is the default agent image. Required.
+	AgentImage string
+	// AllowedImages are the images a pod may pick with the agent-image
+	// annotation: an exact image, or a prefix ending in "/" or ":". The
+	// default image is always allowed.
+	AllowedImages []string
+	// ImagePullPolicy of the agent containers; empty means IfNotPresent.
+	ImagePullPolicy corev1.PullPolicy
+	// NativeSidecars (API server 1.29 or later) runs the sidecar as an init
+	// container with restartPolicy Always, whose startup probe holds the app
+	// until the first render and which ends with the pod (Jobs complete).
+	NativeSidecars bool
+	// Vault holds the Vault defaults and the addresses pods may pick.
+	Vault VaultDefaults
+	// GCPProject resolves short secret names for backend gcp.
+	GCPProject string
+	// AWSRegion is the Secrets Manager region for backend aws; empty leaves
+	// it to the SDK's default chain.
+	AWSRegion string
+	// RefreshInterval is the default poll interval; zero means the agent's
+	// default (config.DefaultRefreshInterval).
+	RefreshInterval time.Duration
+	// Resources of the agent containers; empty means DefaultResources.
+	Resources corev1.ResourceRequirements
+	// VolumeSizeLimit of the secrets emptyDir; zero means
+	// DefaultVolumeSizeLimit.
+	VolumeSizeLimit resource.Quantity
+	// AgentUID is the agent's uid when the app's is unknown; zero means
+	// DefaultAgentUID.
+	AgentUID int64
+}
+
+// VaultDefaults are the cluster's Vault settings.
+type VaultDefaults struct {
+	// Address is the default Vault server, e.g. "https://vault.vault.svc:8200".
+	Address string
+	// AllowedAddresses are the other servers a pod may pick with the
+	// vault-address annotation (exact match).
+	AllowedAddresses []string
+	// AuthPath is the Kubernetes auth mount; empty means "auth/kubernetes".
+	AuthPath string
+	// Role is the default Kubernetes auth role; empty makes the vault-role
+	// annotation required.
+	Role string
+	// Audience of the projected service-account token; empty means "vault".
+	Audience string
+}
+
+// withDefaults fills the zero fields. It never mutates o's slices or maps.
+func (o Options) withDefaults() Options {
+	if len(o.EnabledBackends) == 0 && o.DefaultBackend != "" {
+		o.EnabledBackends = []string{o.DefaultBackend}
+	}
+	if o.ImagePullPolicy == "" {
+		o.ImagePullPolicy = DefaultImagePullPolicy
+	}
+	if o.Vault.AuthPath == "" {
+		o.Vault.AuthPath = DefaultVaultAuthPath
+	}
+	if o.Vault.Audience == "" {
+		o.Vault.Audience = DefaultVaultAudience
+	}
+	if o.RefreshInterval == 0 {
+		o.RefreshInterval = time.Duration(config.DefaultRefreshInterval)
+	}
+	if len(o.Resources.Requests) == 0 && len(o.Resources.Limits) == 0 && len(o.Resources.Claims) == 0 {
+		o.Resources = DefaultResources()
+	}
+	if o.VolumeSizeLimit.IsZero() {
+		o.VolumeSizeLimit = DefaultVolumeSizeLimit
+	}
+	if o.AgentUID == 0 {
+		o.AgentUID = DefaultAgentUID
+	}
+	return o
+}
+
+// Validate reports every problem with the options (after defaults), so that
+// the webhook fails at start-up rather than at the first pod.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !slices.Contains(config.Backends, o.DefaultBackend) {
+		add("default backend %q is not one of %s", o.DefaultBackend, strings.Join(config.Backends, ", "))
+	}
+	for _, b := range o.EnabledBackends {
+		if !slices.Contains(config.Backends, b) {
+			add("enabled backend %q is not one of %s", b, strings.Join(config.Backends, ", "))
+		}
+	}
+	if !slices.Contains(o.EnabledBackends, o.DefaultBackend) {
+		add("default backend %q is not enabled", o.DefaultBackend)
+	}
+	if r := imageProblem(o.AgentImage); r != "" {
+		add("agent image: %s", r)
+	}
+	for _, img := range o.AllowedImages {
+		if r := imageProblem(img); r != "" {
+			add("allowed image %q: %s", img, r)
+		}
+	}
+	if o.AgentUID < 0 {
+		add("agent uid %d: must be a non-root uid", o.AgentUID)
+	}
+	if o.RefreshInterval < time.Second {
+		add("refresh interval %s is below the 1s minimum", o.RefreshInterval)
+	}
+	for _, name := range overLimit(o.Resources) {
+		add("agent resources: the %s request is above its limit", name)
+	}
+	if o.VolumeSizeLimit.Sign() <= 0 {
+		add("volume size limit %s must be positive", o.VolumeSizeLimit.String())
+	}
+	if o.Vault.Address != "" {
+		if r := vaultAddressProblem(o.Vault.Address); r != "" {
+			add("vault address: %s", r)
+		}
+	}
+	for _, a := range o.Vault.AllowedAddresses {
+		if r := vaultAddressProblem(a); r != "" {
+			add("allowed vault address %q: %s", a, r)
+		}
+	}
+	if r := vaultAuthPathProblem(o.Vault.AuthPath); r != "" {
+		add("vault auth path: %s", r)
+	}
+	if o.Vault.Role != "" {
+		if r := vaultRoleProblem(o.Vault.Role); r != "" {
+			add("vault role: %s", r)
+		}
+	}
+	if o.GCPProject != "" {
+		if r := gcpProjectProblem(o.GCPProject); r != "" {
+			add("gcp project: %s", r)
+		}
+	}
+	if o.AWSRegion != "" {
+		if r := awsRegionProblem(o.AWSRegion); r != "" {
+			add("aws region: %s", r)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("injector options: %w", err)
+	}
+	return nil
+}

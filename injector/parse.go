@@ -1,0 +1,291 @@
+package injector
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/tradepulse/secret-injector/agent/config"
+)
+
+// Spec is what a pod's annotations ask for, validated: the agent config and
+// the pod-level choices that are not part of it.
+type Spec struct {
+	// Config is the agent's config, normalised and valid. Config.Owner is
+	// set only by the owner annotation; Inject derives it from the pod
+	// otherwise.
+	Config *config.Config
+	// Mode is one of Modes.
+	Mode string
+	// Containers are the containers named by the containers annotation;
+	// nil means every app container.
+	Containers []string
+	// Reload is "none", "restart", "signal" or "http".
+	Reload string
+	// Image is the agent image.
+	Image string
+	// Resources of the agent containers.
+	Resources corev1.ResourceRequirements
+}
+
+// Parse validates annotations alone into a Spec, without a pod: what the
+// webhook can say about a pod's annotations, and what the fuzz tests
+// exercise. A nil Spec with a nil error means the pod did not opt in. An
+// error joins one *AnnotationError per problem.
+func Parse(annotations map[string]string, opts Options) (*Spec, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	spec, optedIn, probs := parse(annotations, opts.withDefaults())
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	if !optedIn {
+		return nil, nil
+	}
+	return spec, nil
+}
+
+// parser reads one pod's annotations, collecting every problem.
+type parser struct {
+	ann   map[string]string
+	opts  Options
+	probs problems
+}
+
+func (p *parser) add(key, format string, args ...any) {
+	p.probs.add(key, fmt.Sprintf(format, args...))
+}
+
+// parse returns the spec (partial when there are problems), whether the pod
+// opted in, and the problems. opts must have its defaults filled.
+func parse(ann map[string]string, opts Options) (*Spec, bool, problems) {
+	p := &parser{ann: ann, opts: opts}
+	v, ok := ann[AnnotationInject]
+	if !ok {
+		return nil, false, nil
+	}
+	on, r := parseBool(v)
+	if r != "" {
+		p.probs.add(AnnotationInject, r)
+		return nil, false, p.probs
+	}
+	if !on {
+		return nil, false, nil
+	}
+
+	decls := p.classify()
+	p.status()
+	c := &config.Config{
+		Version:     config.APIVersion,
+		AdminAddr:   config.DefaultAdminAddr,
+		MetricsAddr: config.DefaultMetricsAddr,
+	}
+	spec := &Spec{Config: c}
+	c.Backend = p.backend()
+	spec.Mode = p.mode()
+	c.RefreshInterval = p.refreshInterval()
+	c.MountPath = p.mountPath()
+	spec.Containers = p.containers()
+	spec.Reload, c.Notify = p.reload()
+	c.Owner = p.owner()
+	spec.Image = p.image()
+	spec.Resources = p.resources()
+	c.Secrets = p.secrets(decls)
+	if len(p.probs) > 0 {
+		return spec, true, p.probs
+	}
+	c.Normalize(nil)
+	p.validateConfig(c)
+	return spec, true, p.probs
+}
+
+// classify sorts our keys into pod-level keys (read later by name) and
+// per-secret keys (returned by secret name, then key prefix), and denies
+// every other key under our prefix.
+func (p *parser) classify() map[string]map[string]string {
+	decls := map[string]map[string]string{}
+	for _, k := range sortedKeys(p.ann) {
+		if !strings.HasPrefix(k, Prefix) {
+			continue
+		}
+		if !utf8.ValidString(p.ann[k]) {
+			// The API server only passes UTF-8; a broken value would be
+			// changed by JSON encoding on its way to the agent.
+			p.add(k, "the value is not valid UTF-8")
+		}
+		if slices.Contains(podKeys, k) {
+			continue
+		}
+		if !plainKey(k) || len(k)-len(Prefix) > maxKeyNameLength {
+			// Kubernetes would refuse the key after admission anyway; say
+			// so here, and never echo it raw.
+			p.add(k, "is not a valid annotation key (A-Z, a-z, 0-9, '.', '_', '-', at most 63 characters after the prefix)")
+			continue
+		}
+		matched := false
+		for _, pre := range secretKeyPrefixes {
+			if name, ok := strings.CutPrefix(k, pre); ok {
+				if decls[name] == nil {
+					decls[name] = map[string]string{}
+				}
+				decls[name][pre] = p.ann[k]
+				matched = true
+				break
+			}
+		}
+		if matched {
+			continue
+		}
+		if s := suggest(k); s != "" {
+			p.add(k, "unknown key; did you mean %s?", s)
+		} else {
+			p.add(k, "unknown key; ANNOTATIONS.md lists the keys under %s", Prefix)
+		}
+	}
+	return decls
+}
+
+func (p *parser) status() {
+	if v, ok := p.ann[AnnotationStatus]; ok && v != StatusInjected {
+		p.add(AnnotationStatus, "is written by the injector; remove it (only %q is accepted)", StatusInjected)
+	}
+}
+
+func (p *parser) mode() string {
+	v, ok := p.ann[AnnotationMode]
+	if !ok {
+		return ModeInitSidecar
+	}
+	if !slices.Contains(Modes, v) {
+		p.add(AnnotationMode, "%s is not one of %s", quote(v), strings.Join(Modes, ", "))
+	}
+	return v
+}
+
+func (p *parser) refreshInterval() config.Duration {
+	v, ok := p.ann[AnnotationRefreshInterval]
+	if !ok {
+		return config.Duration(p.opts.RefreshInterval)
+	}
+	d, r := parseInterval(v)
+	if r != "" {
+		p.add(AnnotationRefreshInterval, "%s", r)
+	}
+	return config.Duration(d)
+}
+
+func (p *parser) mountPath() string {
+	v, ok := p.ann[AnnotationMountPath]
+	if !ok {
+		return config.DefaultMountPath
+	}
+	if r := mountPathProblem(v); r != "" {
+		p.add(AnnotationMountPath, "%s", r)
+	}
+	return v
+}
+
+func (p *parser) containers() []string {
+	v, ok := p.ann[AnnotationContainers]
+	if !ok {
+		return nil
+	}
+	var names []string
+	for _, n := range strings.Split(v, ",") {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+			p.add(AnnotationContainers, "has an empty name; write names separated by single commas, e.g. \"app,worker\"")
+		case len(validation.IsDNS1123Label(n)) > 0:
+			p.add(AnnotationContainers, "%s is not a container name (a DNS-1123 label)", quote(n))
+		case slices.Contains(names, n):
+			p.add(AnnotationContainers, "%s is listed twice", quote(n))
+		default:
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+func (p *parser) owner() *config.Owner {
+	v, ok := p.ann[AnnotationOwner]
+	if !ok {
+		return nil
+	}
+	o, r := parseOwner(v)
+	if r != "" {
+		p.add(AnnotationOwner, "%s", r)
+	}
+	return o
+}
+
+func (p *parser) image() string {
+	v, ok := p.ann[AnnotationAgentImage]
+	if !ok {
+		return p.opts.AgentImage
+	}
+	if r := imageProblem(v); r != "" {
+		p.add(AnnotationAgentImage, "%s", r)
+		return v
+	}
+	if !imageAllowed(v, p.opts) {
+		p.add(AnnotationAgentImage, "%s is not an image this cluster allows for the agent; allowed: %s", quote(v), allowedImages(p.opts))
+	}
+	return v
+}
+
+func allowedImages(opts Options) string {
+	list := []string{opts.AgentImage}
+	for _, a := range opts.AllowedImages {
+		if strings.HasSuffix(a, "/") || strings.HasSuffix(a, ":") {
+			a += "*"
+		}
+		list = append(list, a)
+	}
+	return strings.Join(list, ", ")
+}
+
+// validateConfig runs the agent's own validation, so that the injector never
+// writes a config the agent would refuse. The checks above mirror it and
+// name the annotation; this is the backstop, and the fuzz test holds the two
+// in step. Pod-wide problems are checked with a stand-in secret, then each
+// secret alone, so that a failure still names a key.
+func (p *parser) validateConfig(c *config.Config) {
+	pod := *c
+	pod.Secrets = []config.Secret{{Name: "x", Ref: "x", Format: config.FormatRaw,
+		Mode: config.DefaultFileMode, RefreshInterval: c.RefreshInterval}}
+	if err := pod.Validate(); err != nil {
+		p.add(Prefix+"*", "the agent config they make is invalid: %s", oneLine(err))
+		return
+	}
+	for _, s := range c.Secrets {
+		one := *c
+		one.Secrets = []config.Secret{s}
+		if err := one.Validate(); err != nil {
+			p.add(AnnotationSecretPrefix+s.Name, "the agent config it makes is invalid: %s", oneLine(err))
+		}
+	}
+	if enc, err := c.Encode(); err != nil {
+		p.add(Prefix+"*", "the agent config does not encode: %s", oneLine(err))
+	} else if len(enc) > maxConfigBytes {
+		p.add(Prefix+"*", "the agent config they make is %d bytes, over the %d-byte limit of the environment variable that carries it; shorten templates or split the pod's secrets", len(enc), maxConfigBytes)
+	}
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,172 @@
+package injector
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tradepulse/secret-injector/agent/config"
+)
+
+// secrets builds one config.Secret per secret-<name> annotation, sorted by
+// name, and denies per-secret keys that no secret-<name> declares.
+func (p *parser) secrets(decls map[string]map[string]string) []config.Secret {
+	names := make([]string, 0, len(decls))
+	for name := range decls {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var out []config.Secret
+	for _, name := range names {
+		vals := decls[name]
+		if _, declared := vals[AnnotationSecretPrefix]; !declared {
+			for pre := range vals {
+				p.add(pre+name, "no %s%s annotation declares secret %s", AnnotationSecretPrefix, name, quote(name))
+			}
+			continue
+		}
+		if s, ok := p.secret(name, vals); ok {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 && len(p.probs) == 0 {
+		p.add(AnnotationInject, "is \"true\" but no %s<name> annotation declares a secret", AnnotationSecretPrefix)
+	}
+	return out
+}
+
+// secret reads the keys of one declared secret.
+func (p *parser) secret(name string, vals map[string]string) (config.Secret, bool) {
+	before := len(p.probs)
+	key := func(pre string) string { return pre + name }
+	if err := config.ValidateName(name); err != nil {
+		p.add(key(AnnotationSecretPrefix), "the secret's name is its file name under the mount path, and %v", err)
+		return config.Secret{}, false
+	}
+	s := config.Secret{Name: name, Ref: vals[AnnotationSecretPrefix], Format: config.FormatRaw}
+	if r := refProblem(s.Ref); r != "" {
+		p.add(key(AnnotationSecretPrefix), "%s", r)
+	}
+
+	if f, ok := vals[AnnotationFormatPrefix]; ok {
+		if !slices.Contains(config.Formats, f) {
+			p.add(key(AnnotationFormatPrefix), "%s is not one of %s", quote(f), strings.Join(config.Formats, ", "))
+		}
+		s.Format = f
+	}
+
+	tmpl, hasTmpl := vals[AnnotationTemplatePrefix]
+	switch {
+	case s.Format == config.FormatTemplate && !hasTmpl:
+		p.add(key(AnnotationFormatPrefix), "format template needs a %s annotation", key(AnnotationTemplatePrefix))
+	case s.Format != config.FormatTemplate && hasTmpl:
+		p.add(key(AnnotationTemplatePrefix), "only used with format template; set %s: template", key(AnnotationFormatPrefix))
+	case hasTmpl && strings.TrimSpace(tmpl) == "":
+		p.add(key(AnnotationTemplatePrefix), "must not be empty")
+	case hasTmpl:
+		if r := templateProblem(key(AnnotationTemplatePrefix), tmpl); r != "" {
+			p.add(key(AnnotationTemplatePrefix), "%s", r)
+		}
+		s.Template = tmpl
+	}
+
+	if v, ok := vals[AnnotationFieldsPrefix]; ok {
+		if s.Format != config.FormatJSON && s.Format != config.FormatEnv {
+			p.add(key(AnnotationFieldsPrefix), "only used with format json or env; this secret's format is %s", s.Format)
+		} else {
+			fields, reasons := parseFields(v, s.Format)
+			for _, r := range reasons {
+				p.add(key(AnnotationFieldsPrefix), "%s", r)
+			}
+			s.Fields = fields
+		}
+	}
+
+	if v, ok := vals[AnnotationFileModePrefix]; ok {
+		m, r := parseMode(v)
+		if r != "" {
+			p.add(key(AnnotationFileModePrefix), "%s", r)
+		}
+		s.Mode = m
+	}
+	if v, ok := vals[AnnotationOptionalPrefix]; ok {
+		b, r := parseBool(v)
+		if r != "" {
+			p.add(key(AnnotationOptionalPrefix), "%s", r)
+		}
+		s.Optional = b
+	}
+	if v, ok := vals[AnnotationRefreshIntervalPrefix]; ok {
+		d, r := parseInterval(v)
+		if r != "" {
+			p.add(key(AnnotationRefreshIntervalPrefix), "%s", r)
+		}
+		s.RefreshInterval = config.Duration(d)
+	}
+	return s, len(p.probs) == before
+}
+
+// parseMode reads an octal mode under the agent config's rules: readable by
+// the owner, no bits beyond permissions, not world-writable.
+func parseMode(v string) (config.FileMode, string) {
+	m, err := config.ParseFileMode(v)
+	switch {
+	case err != nil:
+		return 0, fmt.Sprintf("%s must be octal permissions such as \"0400\" or \"0440\"", quote(v))
+	case m&0o400 == 0:
+		return 0, fmt.Sprintf("%s must let the owner read the files (e.g. 0400, 0440)", quote(v))
+	case m&0o002 != 0:
+		return 0, fmt.Sprintf("%s is world-writable", quote(v))
+	}
+	return m, ""
+}
+
+// parseFields reads "field=target,field=target". json targets are relative
+// file paths under the secret's directory; env targets are variable names.
+// Field names and targets are names, not values, so messages may show them.
+func parseFields(v, format string) (map[string]string, []string) {
+	fields := map[string]string{}
+	var reasons []string
+	bad := func(format string, args ...any) { reasons = append(reasons, fmt.Sprintf(format, args...)) }
+	targets := map[string]string{}
+	for _, pair := range strings.Split(v, ",") {
+		from, to, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		switch {
+		case !ok || from == "" || to == "":
+			bad("each entry must be field=target, e.g. \"ca=ca.crt\"; got %s", quote(pair))
+			continue
+		case len(from) > maxFieldLength || hasControl(from):
+			bad("field name %s must be at most %d characters, without control characters", quote(from), maxFieldLength)
+			continue
+		case fields[from] != "":
+			bad("field %s is listed twice", quote(from))
+			continue
+		}
+		if format == config.FormatJSON {
+			if err := config.ValidatePath(to); err != nil {
+				bad("field %s: target %v", quote(from), err)
+				continue
+			}
+		} else if !validEnvName(to) {
+			bad("field %s: %s is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", quote(from), quote(to))
+			continue
+		}
+		if other, dup := targets[to]; dup {
+			bad("fields %s and %s both write %s", quote(other), quote(from), quote(to))
+			continue
+		}
+		targets[to] = from
+		fields[from] = to
+	}
+	if format == config.FormatJSON {
+		for _, b := range sortedKeys(targets) {
+			for i := range len(b) {
+				if a := b[:i]; b[i] == '/' && targets[a] != "" {
+					bad("%s is both a file and a directory of %s", quote(a), quote(b))
+				}
+			}
+		}
+	}
+	return fields, reasons
+}
