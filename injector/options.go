@@ -80,6 +80,13 @@ type Options struct {
 	// AWSRegion is the Secrets Manager region for backend aws; empty leaves
 	// it to the SDK's default chain.
 	AWSRegion string
+	// GCPEndpoint and AWSEndpoint override the cloud APIs' endpoints (private
+	// endpoints, test servers); only the cluster sets them, never a pod.
+	GCPEndpoint string
+	AWSEndpoint string
+	// GCPInsecure talks plaintext gRPC without credentials to GCPEndpoint:
+	// emulators and test beds only.
+	GCPInsecure bool
 	// RefreshInterval is the default poll interval; zero means the agent's
 	// default (config.DefaultRefreshInterval).
 	RefreshInterval time.Duration
@@ -202,6 +209,9 @@ func (o Options) Validate() error {
 		if r := awsRegionProblem(o.AWSRegion); r != "" {
 			add("aws region: %s", r)
 		}
+	}
+	if o.GCPInsecure && o.GCPEndpoint == "" {
+		add("gcp insecure needs a gcp endpoint")
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("injector options: %w", err)

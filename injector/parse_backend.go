@@ -44,9 +44,11 @@ func (p *parser) backend() config.Backend {
 	case config.BackendVault:
 		out.Vault = p.vault()
 	case config.BackendGCP:
-		out.GCP = &config.GCPBackend{Project: p.value(AnnotationGCPProject, p.opts.GCPProject, gcpProjectProblem)}
+		out.GCP = &config.GCPBackend{Project: p.value(AnnotationGCPProject, p.opts.GCPProject, gcpProjectProblem),
+			Endpoint: p.opts.GCPEndpoint, Insecure: p.opts.GCPInsecure}
 	case config.BackendAWS:
-		out.AWS = &config.AWSBackend{Region: p.value(AnnotationAWSRegion, p.opts.AWSRegion, awsRegionProblem)}
+		out.AWS = &config.AWSBackend{Region: p.value(AnnotationAWSRegion, p.opts.AWSRegion, awsRegionProblem),
+			Endpoint: p.opts.AWSEndpoint}
 	case config.BackendEnv:
 		// In a cluster the env backend is for tests and kind clusters: the
 		// .env file comes from a pod volume named secret-injector-env (a
