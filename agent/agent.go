@@ -78,6 +78,9 @@ type secretState struct {
 	// needFetch is set when the lease can no longer be renewed: the next
 	// refresh must ask for new credentials.
 	needFetch bool
+	// inherited marks a lease resumed from the init container: the first
+	// refresh replaces it.
+	inherited bool
 	kick      chan struct{}
 }
 

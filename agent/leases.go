@@ -54,6 +54,11 @@ func (a *Agent) startKeeper(st *secretState, lease backend.Lease) {
 			a.log.Info("lease cannot be renewed further; fetching new credentials", "secret", name, "lease", lease.ID)
 		}
 		a.mu.Lock()
+		if st.lease != nil && st.lease.ID == lease.ID {
+			// Nobody keeps this lease any more: the loop replaces it, and
+			// retries with backoff until that succeeds.
+			st.stopLease = nil
+		}
 		st.needFetch = true
 		a.mu.Unlock()
 		kick(st)

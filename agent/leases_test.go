@@ -75,6 +75,26 @@ func TestLeaseAtMaxTTLIsReplacedThenRevokedAfterGrace(t *testing.T) {
 	})
 }
 
+func TestLeaseReplacementRetriesUntilTheBackendAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		stop := h.runSidecar(t.Context())
+		defer stop()
+		synctest.Wait()
+		f.fail("database/creds/app", errors.New("vault sealed"))
+		f.endLease("database/creds/app/lease-1")
+		synctest.Wait()
+		h.mustRead("db/username", "v-app-1") // last good kept
+		f.heal("database/creds/app")
+		time.Sleep(backoffMax + time.Second)
+		synctest.Wait()
+		if st := h.agent.Status().Secrets[0]; !st.OK || st.Lease == nil || st.Lease.ID != "database/creds/app/lease-2" {
+			t.Fatalf("lease not replaced after the failed attempt: %+v", st)
+		}
+	})
+}
+
 func TestRevokeLeasesRevokesAndReplacesAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := leasedFake()
@@ -129,27 +149,58 @@ func TestRevokeWithoutReplacementFailsClosed(t *testing.T) {
 	})
 }
 
-func TestSidecarAdoptsTheInitContainersLease(t *testing.T) {
+func TestSidecarReplacesTheInitContainersLease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := leasedFake()
 		h := newHarness(t, f, f, dbConfig)
 		if err := h.agent.RunInit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		h.mustRead("db/username", "v-app-1")
 		// A new process: the sidecar, same volume, same backend.
+		side := newHarness(t, f, f, func(c *config.Config) { dbConfig(c); c.MountPath = h.dir })
+		f.set("database/creds/app", `{"username":"v-app-2","password":"p2"}`)
+		stop := side.runSidecar(t.Context())
+		defer stop()
+		synctest.Wait()
+		if !side.agent.Ready() {
+			t.Error("sidecar not ready")
+		}
+		side.mustRead("db/username", "v-app-2")
+		if st := side.agent.Status().Secrets[0]; !st.OK || st.Lease == nil || st.Lease.ID != "database/creds/app/lease-2" {
+			t.Fatalf("sidecar status = %+v", st)
+		}
+		// The init container's lease dies with its token, which nobody
+		// renews: it is revoked after the grace, not kept.
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		if got := f.revokedLeases(); !slices.Equal(got, []string{"database/creds/app/lease-1"}) {
+			t.Fatalf("revoked %v, want the init container's lease-1", got)
+		}
+		if n, _ := f.count("database/creds/app"); n != 2 {
+			t.Errorf("%d credential fetches, want 2 (init, sidecar)", n)
+		}
+	})
+}
+
+func TestInheritedLeaseIsReplacedOnceTheBackendAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		if err := h.agent.RunInit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f.fail("database/creds/app", errors.New("vault sealed"))
 		side := newHarness(t, f, f, func(c *config.Config) { dbConfig(c); c.MountPath = h.dir })
 		stop := side.runSidecar(t.Context())
 		defer stop()
 		synctest.Wait()
-		if n, _ := f.count("database/creds/app"); n != 1 {
-			t.Fatalf("%d credential fetches across init and sidecar, want 1 (adopted)", n)
-		}
-		side.mustRead("db/username", "v-app-1")
-		if st := side.agent.Status().Secrets[0]; !st.OK || st.Lease == nil || st.Lease.ID != "database/creds/app/lease-1" {
-			t.Fatalf("sidecar status = %+v", st)
-		}
-		if !side.agent.Ready() {
-			t.Error("sidecar not ready")
+		side.mustRead("db/username", "v-app-1") // last good kept meanwhile
+		f.heal("database/creds/app")
+		time.Sleep(backoffMax + time.Second)
+		synctest.Wait()
+		if st := side.agent.Status().Secrets[0]; !st.OK || st.Lease == nil || st.Lease.ID == "database/creds/app/lease-1" {
+			t.Fatalf("inherited lease not replaced after the outage: %+v", st)
 		}
 	})
 }

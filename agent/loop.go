@@ -66,11 +66,11 @@ func (a *Agent) RunSidecar(ctx context.Context) error {
 		}()
 	}
 	for _, st := range a.secrets {
-		if lease := a.heldLease(st); lease != nil {
-			a.startKeeper(st, *lease)
-			continue
-		}
-		a.refreshAndSync(ctx, st, false)
+		a.mu.Lock()
+		inherited := st.inherited
+		st.inherited = false
+		a.mu.Unlock()
+		a.refreshAndSync(ctx, st, inherited)
 	}
 	if _, err := a.sync(); err == nil && len(a.missingRequired()) == 0 {
 		a.markReady()
@@ -102,15 +102,18 @@ func (a *Agent) loop(ctx context.Context, st *secretState) {
 			t.Stop()
 		}
 		a.mu.Lock()
-		leased, needFetch := st.lease != nil, st.needFetch
+		kept := st.lease != nil && st.stopLease != nil
+		// A lease nobody keeps (inherited, or its replacement failed) must
+		// be replaced, not polled.
+		force := st.needFetch || (st.lease != nil && !kept)
 		st.needFetch = false
 		a.mu.Unlock()
 		// A live lease is kept by its keeper; polling would issue new
 		// credentials every interval.
-		if leased && !needFetch {
+		if kept && !force {
 			continue
 		}
-		a.refreshAndSync(ctx, st, needFetch)
+		a.refreshAndSync(ctx, st, force)
 	}
 }
 

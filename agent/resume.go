@@ -12,9 +12,11 @@ import (
 
 // StateFile is written into the volume beside the secrets, in the same
 // atomic swap. It records versions and lease ids — never values — so that
-// the sidecar resumes what the init container wrote: it adopts and renews
-// the init container's database lease instead of issuing a second one, and
-// skips rewriting unchanged files.
+// the sidecar resumes what the init container wrote: it skips rewriting
+// unchanged files, and it knows the init container's leases. Those it
+// replaces at once with credentials of its own and revokes after the
+// grace: a Vault lease dies with the token that issued it, and the init
+// container's token is renewed by nobody once it exits.
 const StateFile = ".agent-state.json"
 
 type savedState struct {
@@ -86,10 +88,9 @@ func (a *Agent) resume() {
 		}
 		st.files, st.version = files, saved.Version
 		if saved.Lease != nil {
-			// The keeper's first renewal learns the real TTL.
+			// Held only until the first refresh replaces it.
 			st.lease = &backend.Lease{ID: saved.Lease.ID, Renewable: saved.Lease.Renewable, Expiry: now}
-			st.ok, st.result, st.lastSuccess = true, "resumed", now
-			a.metrics.Status(st.spec.Name, a.backendName, true, now)
+			st.inherited = true
 		}
 	}
 }
