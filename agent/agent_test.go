@@ -468,3 +468,28 @@ func TestSecretValuesNeverReachLogsErrorsOrMetrics(t *testing.T) {
 		}
 	})
 }
+
+// notVersioned answers every version check with ErrNotVersioned.
+type notVersioned struct{ *fakeBackend }
+
+func (n notVersioned) Version(context.Context, string) (string, error) {
+	return "", backend.ErrNotVersioned
+}
+
+func TestNotVersionedMeansFetchNotFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		seed(f)
+		h := newHarness(t, notVersioned{f}, f, nil)
+		stop := h.runSidecar(t.Context())
+		defer stop()
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if got := h.gauge("secret_rotation_status", "api-key"); got != 1 {
+			t.Fatalf("status %v, want 1: a secret without a cheap version is not failing", got)
+		}
+		if n, _ := f.count("tradepulse/exchanges/binance/api-key"); n < 2 {
+			t.Fatalf("%d fetches: the version check should have fallen back to fetching", n)
+		}
+	})
+}

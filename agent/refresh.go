@@ -37,13 +37,13 @@ func (a *Agent) refresh(ctx context.Context, st *secretState, force bool) (chang
 				a.succeed(st, held, nil, nil, metrics.ResultUnchanged)
 				return false
 			}
-			if err != nil {
+			if err != nil && !errors.Is(err, backend.ErrNotVersioned) {
 				// Fetching as well would only double the calls to a backend
 				// that is failing or throttling us.
 				a.observe(start)
 				return a.fail(st, err)
 			}
-			// A new version: fetch it.
+			// A new version, or none to compare: fetch.
 		}
 	}
 

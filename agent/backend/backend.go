@@ -59,8 +59,14 @@ func FailsClosed(err error) bool {
 // of a secret more cheaply than fetching its value. The agent asks it first
 // and fetches only when the version differs from the one it holds.
 type Versioner interface {
+	// Version returns the current version, or an error wrapping
+	// ErrNotVersioned when this secret has none to check without fetching.
 	Version(ctx context.Context, ref string) (string, error)
 }
+
+// ErrNotVersioned is a Versioner's answer for a secret whose version can
+// only be learnt by fetching it (leased credentials): not a failure.
+var ErrNotVersioned = errors.New("secret has no version to check without fetching")
 
 // Watcher is implemented by backends that learn of changes without
 // polling (the env backend watches its files). Watch calls changed when
