@@ -148,7 +148,7 @@ func parseFields(v, format string) (map[string]string, []string) {
 				bad("field %s: target %v", quote(from), err)
 				continue
 			}
-		} else if !validEnvName(to) {
+		} else if !config.ValidEnvName(to) {
 			bad("field %s: %s is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", quote(from), quote(to))
 			continue
 		}

@@ -224,16 +224,3 @@ func parseOwner(v string) (*config.Owner, string) {
 	}
 	return &config.Owner{UID: int(uid), GID: int(gid)}, ""
 }
-
-// validEnvName mirrors the agent config's rule for env-format field names.
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
-}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -293,7 +294,7 @@ func (c *Config) Validate() error {
 	if c.Version != APIVersion {
 		add("version: %q is not supported; want %q", c.Version, APIVersion)
 	}
-	if !contains(Backends, c.Backend.Type) {
+	if !slices.Contains(Backends, c.Backend.Type) {
 		add("backend.type: %q is not one of %s", c.Backend.Type, strings.Join(Backends, ", "))
 	}
 	if c.MountPath == "" {
@@ -337,7 +338,7 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(s.Ref) == "" {
 			add("%s.ref: must not be empty", where)
 		}
-		if !contains(Formats, s.Format) {
+		if !slices.Contains(Formats, s.Format) {
 			add("%s.format: %q is not one of %s", where, s.Format, strings.Join(Formats, ", "))
 		}
 		if s.Format == FormatTemplate && s.Template == "" {
@@ -354,7 +355,7 @@ func (c *Config) Validate() error {
 				if err := ValidatePath(to); err != nil {
 					add("%s.fields[%s]: %v", where, field, err)
 				}
-			} else if s.Format == FormatEnv && !validEnvName(to) {
+			} else if s.Format == FormatEnv && !ValidEnvName(to) {
 				add("%s.fields[%s]: %q is not a valid environment variable name", where, field, to)
 			}
 		}
@@ -474,7 +475,9 @@ func ValidateLocalURL(raw string) error {
 	return fmt.Errorf("%q must be on localhost, 127.0.0.1 or [::1]", raw)
 }
 
-func validEnvName(s string) bool {
+// ValidEnvName reports whether s can name an environment variable:
+// [A-Za-z_][A-Za-z0-9_]*.
+func ValidEnvName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -484,13 +487,4 @@ func validEnvName(s string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
