@@ -28,6 +28,7 @@ func commands() map[string]command {
 		"agent":   {"run the agent: --mode init (fill the volume, then exit) or --mode sidecar (keep it fresh)", runAgent},
 		"fetch":   {"fetch every secret once into .secrets/ for inspection (local development)", runFetch},
 		"version": {"print the version", runVersion},
+		"webhook": {"run the mutating admission webhook that injects the agent", runWebhook},
 	}
 }
 

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/tradepulse/secret-injector/injector"
+	"github.com/tradepulse/secret-injector/webhook"
+)
+
+// parseWebhookFlags turns the flags the Helm chart renders into the
+// webhook's config. Every problem is reported before anything starts.
+func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string, error) {
+	var (
+		c         webhook.Config
+		o         injector.Options
+		logFormat string
+		enabled   string
+		allowed   string
+		vaultOK   string
+		pull      string
+		refresh   time.Duration
+		cpuReq    string
+		memReq    string
+		memLim    string
+		volLimit  string
+	)
+	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&c.Port, "port", webhook.DefaultPort, "HTTPS port of the admission webhook")
+	fs.StringVar(&c.CertDir, "cert-dir", "/tls", "directory holding tls.crt and tls.key")
+	fs.StringVar(&c.TLSMode, "tls-mode", webhook.TLSModeSelfManaged, "self-managed (own CA, caBundle patched, rotated) or file (cert-manager or a provided Secret, reloaded on change)")
+	fs.StringVar(&c.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "the webhook's namespace")
+	fs.StringVar(&c.ServiceName, "service-name", "", "the webhook's Service (certificate names)")
+	fs.StringVar(&c.WebhookConfigName, "webhook-config-name", "", "MutatingWebhookConfiguration whose caBundle self-managed mode keeps current")
+	fs.StringVar(&c.SecretName, "tls-secret-name", "", "Secret holding the self-managed CA and certificate (default <service-name>-tls)")
+	fs.StringVar(&c.ProbeAddr, "probe-addr", webhook.DefaultProbeAddr, "/healthz and /readyz listen address")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", webhook.DefaultMetricsAddr, "/metrics listen address")
+	fs.StringVar(&c.NativeSidecars, "native-sidecars", webhook.NativeSidecarsAuto, "auto (from the API server's version), true or false")
+	fs.StringVar(&o.DefaultBackend, "default-backend", "", "backend of pods without a backend annotation: gcp, vault, aws or env (the runbook's SECRET_BACKEND)")
+	fs.StringVar(&enabled, "enabled-backends", "", "comma list of backends pods may ask for (default: the default backend)")
+	fs.StringVar(&o.AgentImage, "agent-image", "", "agent image injected into pods")
+	fs.StringVar(&allowed, "allowed-images", "", "comma list of images (or prefixes ending in / or :) pods may pick")
+	fs.StringVar(&pull, "image-pull-policy", string(injector.DefaultImagePullPolicy), "agent image pull policy")
+	fs.StringVar(&o.Vault.Address, "vault-address", "", "default Vault address")
+	fs.StringVar(&vaultOK, "vault-allowed-addresses", "", "comma list of other Vault addresses pods may pick")
+	fs.StringVar(&o.Vault.AuthPath, "vault-auth-path", injector.DefaultVaultAuthPath, "Vault Kubernetes auth mount")
+	fs.StringVar(&o.Vault.Role, "vault-role", "", "default Vault role")
+	fs.StringVar(&o.Vault.Audience, "vault-audience", injector.DefaultVaultAudience, "audience of the projected token presented to Vault")
+	fs.StringVar(&o.GCPProject, "gcp-project", "", "GCP project resolving short secret names")
+	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region of Secrets Manager")
+	fs.StringVar(&o.GCPEndpoint, "gcp-endpoint", "", "Secret Manager endpoint override (private endpoint, test bed)")
+	fs.BoolVar(&o.GCPInsecure, "gcp-insecure", false, "plaintext gRPC without credentials to --gcp-endpoint (test beds only)")
+	fs.StringVar(&o.AWSEndpoint, "aws-endpoint", "", "Secrets Manager endpoint override (VPC endpoint, test bed)")
+	fs.DurationVar(&refresh, "refresh-interval", 5*time.Minute, "agents' default refresh interval")
+	fs.StringVar(&cpuReq, "agent-cpu-request", "10m", "agent CPU request")
+	fs.StringVar(&memReq, "agent-memory-request", "24Mi", "agent memory request")
+	fs.StringVar(&memLim, "agent-memory-limit", "64Mi", "agent memory limit")
+	fs.StringVar(&volLimit, "volume-size-limit", injector.DefaultVolumeSizeLimit.String(), "sizeLimit of the in-memory secrets volume")
+	fs.StringVar(&logFormat, "log-format", "json", "json or text")
+	if err := fs.Parse(args); err != nil {
+		return c, "", err
+	}
+
+	var errs []string
+	quantity := func(flag, v string) resource.Quantity {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("--%s %q: %v", flag, v, err))
+		}
+		return q
+	}
+	o.EnabledBackends = splitList(enabled)
+	o.AllowedImages = splitList(allowed)
+	o.Vault.AllowedAddresses = splitList(vaultOK)
+	o.ImagePullPolicy = corev1.PullPolicy(pull)
+	o.RefreshInterval = refresh
+	o.Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: quantity("agent-cpu-request", cpuReq), corev1.ResourceMemory: quantity("agent-memory-request", memReq)},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: quantity("agent-memory-limit", memLim)},
+	}
+	o.VolumeSizeLimit = quantity("volume-size-limit", volLimit)
+	if len(errs) == 0 {
+		if err := o.Validate(); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if c.TLSMode == webhook.TLSModeSelfManaged && (c.ServiceName == "" || c.Namespace == "" || c.WebhookConfigName == "") {
+		errs = append(errs, "--tls-mode self-managed needs --namespace, --service-name and --webhook-config-name")
+	}
+	if logFormat != "json" && logFormat != "text" {
+		errs = append(errs, fmt.Sprintf("--log-format %q: want json or text", logFormat))
+	}
+	if len(errs) > 0 {
+		return c, "", fmt.Errorf("invalid flags:\n  %s", strings.Join(errs, "\n  "))
+	}
+	c.Injector = o
+	return c, logFormat, nil
+}
+
+func runWebhook(ctx context.Context, args []string) error {
+	c, logFormat, err := parseWebhookFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	c.Logger = newLogger(logFormat)
+	return webhook.Run(ctx, c)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

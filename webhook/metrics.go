@@ -1,0 +1,64 @@
+package webhook
+
+import (
+	"crypto/tls"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Admission results, the only values of the result label.
+const (
+	ResultInjected = "injected"
+	ResultSkipped  = "skipped"
+	ResultDenied   = "denied"
+	ResultError    = "error"
+)
+
+// Metrics are the webhook's own Prometheus metrics, registered on a registry
+// the caller owns (never controller-runtime's global one).
+type Metrics struct {
+	admissions *prometheus.CounterVec
+	duration   prometheus.Histogram
+	certExpiry prometheus.Gauge
+}
+
+// NewMetrics creates the metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		admissions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secret_injector_webhook_admissions_total",
+			Help: "Pod admission requests handled, by result: injected, skipped (not opted in or already injected), denied (invalid annotations) or error.",
+		}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "secret_injector_webhook_admission_duration_seconds",
+			Help: "Time to decide one pod admission request, decoding to response.",
+			// The API server waits at most timeoutSeconds (5 s); most
+			// requests take well under a millisecond.
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+		}),
+		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "secret_injector_webhook_certificate_expiry_timestamp_seconds",
+			Help: "Expiry of the serving certificate currently loaded, as a Unix timestamp; 0 before one is loaded.",
+		}),
+	}
+	reg.MustRegister(m.admissions, m.duration, m.certExpiry)
+	// Every result exists from the start, so that rate() and alerts see a
+	// zero rather than no series.
+	for _, r := range []string{ResultInjected, ResultSkipped, ResultDenied, ResultError} {
+		m.admissions.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *Metrics) observe(result string, d time.Duration) {
+	m.admissions.WithLabelValues(result).Inc()
+	m.duration.Observe(d.Seconds())
+}
+
+// setCertificate records the expiry of a newly loaded serving certificate.
+func (m *Metrics) setCertificate(c tls.Certificate) {
+	if c.Leaf != nil {
+		m.certExpiry.Set(float64(c.Leaf.NotAfter.Unix()))
+	}
+}
