@@ -1,0 +1,187 @@
+package charttest
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// dashboardTitle is what the operators' runbook tells them to open.
+const dashboardTitle = "Secrets / Refresh Status"
+
+type dashboardDatasource struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type dashboardTarget struct {
+	Datasource *dashboardDatasource `json:"datasource"`
+	Expr       string               `json:"expr"`
+	RefID      string               `json:"refId"`
+}
+
+type dashboardPanel struct {
+	ID         int                  `json:"id"`
+	Type       string               `json:"type"`
+	Title      string               `json:"title"`
+	Datasource *dashboardDatasource `json:"datasource"`
+	Targets    []dashboardTarget    `json:"targets"`
+	Panels     []dashboardPanel     `json:"panels"` // inside collapsed rows
+}
+
+type dashboard struct {
+	Title      string           `json:"title"`
+	UID        string           `json:"uid"`
+	Panels     []dashboardPanel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name       string               `json:"name"`
+			Type       string               `json:"type"`
+			Query      any                  `json:"query"`
+			Datasource *dashboardDatasource `json:"datasource"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+func readDashboard(t *testing.T) ([]byte, dashboard) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(ChartDir(), "dashboards", "refresh-status.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("refresh-status.json is not valid JSON: %v", err)
+	}
+	return b, d
+}
+
+// TestDashboard: the dashboard the runbook names exists, every query goes
+// through the datasource variable, and every query asks for metrics that the
+// agents or the webhook actually export.
+func TestDashboard(t *testing.T) {
+	_, d := readDashboard(t)
+	if d.Title != dashboardTitle {
+		t.Errorf("title = %q, want %q", d.Title, dashboardTitle)
+	}
+	if d.UID != "secrets-refresh-status" {
+		t.Errorf("uid = %q, want the stable secrets-refresh-status (links and bookmarks use it)", d.UID)
+	}
+
+	vars := map[string]bool{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = true
+		switch v.Type {
+		case "datasource":
+			if v.Query != "prometheus" {
+				t.Errorf("variable %s: query %v, want prometheus", v.Name, v.Query)
+			}
+		case "query":
+			if v.Datasource == nil || v.Datasource.UID != "${datasource}" {
+				t.Errorf("variable %s: datasource %+v, want ${datasource}", v.Name, v.Datasource)
+			}
+			q, _ := v.Query.(map[string]any)["query"].(string)
+			m := labelValuesRe.FindStringSubmatch(q)
+			if m == nil {
+				t.Errorf("variable %s: query %q is not label_values(metric, label)", v.Name, q)
+				continue
+			}
+			if !knownMetrics()[m[1]] {
+				t.Errorf("variable %s: %s is not exported by any component", v.Name, m[1])
+			}
+		}
+	}
+	for _, name := range []string{"datasource", "namespace", "pod"} {
+		if !vars[name] {
+			t.Errorf("no template variable %q", name)
+		}
+	}
+
+	used := map[string]bool{}
+	ids := map[int]string{}
+	for _, p := range flattenPanels(d.Panels) {
+		where := fmt.Sprintf("panel %q", p.Title)
+		if other, dup := ids[p.ID]; dup {
+			t.Errorf("%s: id %d is also %q's", where, p.ID, other)
+		}
+		ids[p.ID] = p.Title
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource == nil || p.Datasource.UID != "${datasource}" {
+			t.Errorf("%s: datasource %+v, want uid ${datasource}", where, p.Datasource)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("%s: no queries", where)
+		}
+		for _, tg := range p.Targets {
+			w := fmt.Sprintf("%s query %s", where, tg.RefID)
+			if tg.Datasource != nil && tg.Datasource.UID != "${datasource}" {
+				t.Errorf("%s: datasource %+v, want uid ${datasource}", w, tg.Datasource)
+			}
+			checkExpr(t, w, tg.Expr)
+			for _, n := range metricNames(tg.Expr) {
+				used[n] = true
+			}
+		}
+	}
+
+	// what the runbook's verification step looks at
+	for _, want := range []string{
+		"secret_rotation_status",
+		"secret_last_success_timestamp_seconds",
+		"secret_lease_expiry_timestamp_seconds",
+		"secret_refresh_total",
+		"secret_injector_webhook_admissions_total",
+		"secret_injector_webhook_admission_duration_seconds_bucket",
+	} {
+		if !used[want] {
+			t.Errorf("no panel shows %s", want)
+		}
+	}
+}
+
+func flattenPanels(ps []dashboardPanel) []dashboardPanel {
+	var out []dashboardPanel
+	for _, p := range ps {
+		out = append(out, p)
+		out = append(out, flattenPanels(p.Panels)...)
+	}
+	return out
+}
+
+// TestDashboardConfigMap: the rendered ConfigMap carries the file unchanged
+// and the label the Grafana sidecar looks for.
+func TestDashboardConfigMap(t *testing.T) {
+	helm := helmBinary(t)
+	raw, _ := readDashboard(t)
+	objs, err := Render(helm, renderCaseNamed(t, "monitoring").values, testNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, o := range objs {
+		if o.GetKind() != "ConfigMap" {
+			continue
+		}
+		found = true
+		if got := o.GetLabels()["grafana_dashboard"]; got != "1" {
+			t.Errorf("label grafana_dashboard = %q, want \"1\"", got)
+		}
+		data, _, _ := unstructured.NestedString(o.Object, "data", "refresh-status.json")
+		if data != string(raw) {
+			t.Error("ConfigMap data differs from dashboards/refresh-status.json")
+		}
+		var d dashboard
+		if err := json.Unmarshal([]byte(data), &d); err != nil || d.Title != dashboardTitle {
+			t.Errorf("ConfigMap dashboard: title %q, err %v", d.Title, err)
+		}
+	}
+	if !found {
+		t.Fatal("monitoring render has no dashboard ConfigMap")
+	}
+}

@@ -1,0 +1,138 @@
+package charttest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tradepulse/secret-injector/injector"
+)
+
+// webhookArgs returns the webhook container's --name=value flags from a
+// render, and its subcommand.
+func webhookArgs(t *testing.T, objs []*unstructured.Unstructured) (string, map[string]string) {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		if len(cs) != 1 {
+			t.Fatalf("Deployment has %d containers, want 1", len(cs))
+		}
+		args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
+		if len(args) == 0 {
+			t.Fatal("webhook container has no args")
+		}
+		flags := map[string]string{}
+		for _, a := range args[1:] {
+			k, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			if !ok || !strings.HasPrefix(a, "--") {
+				t.Fatalf("arg %q is not --name=value", a)
+			}
+			if _, dup := flags[k]; dup {
+				t.Fatalf("flag --%s given twice", k)
+			}
+			flags[k] = v
+		}
+		return args[0], flags
+	}
+	t.Fatal("render has no Deployment")
+	return "", nil
+}
+
+// optionsFromFlags reads the flags the way the webhook is meant to: a comma
+// list per list flag, Go durations, Kubernetes quantities.
+func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
+	t.Helper()
+	list := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ",")
+	}
+	interval, err := time.ParseDuration(f["refresh-interval"])
+	if err != nil {
+		t.Fatalf("--refresh-interval: %v", err)
+	}
+	qty := func(name string) resource.Quantity {
+		q, err := resource.ParseQuantity(f[name])
+		if err != nil {
+			t.Fatalf("--%s: %v", name, err)
+		}
+		return q
+	}
+	return injector.Options{
+		DefaultBackend:  f["default-backend"],
+		EnabledBackends: list(f["enabled-backends"]),
+		AgentImage:      f["agent-image"],
+		AllowedImages:   list(f["allowed-images"]),
+		ImagePullPolicy: corev1.PullPolicy(f["image-pull-policy"]),
+		NativeSidecars:  f["native-sidecars"] == "true",
+		Vault: injector.VaultDefaults{
+			Address:          f["vault-address"],
+			AllowedAddresses: list(f["vault-allowed-addresses"]),
+			AuthPath:         f["vault-auth-path"],
+			Role:             f["vault-role"],
+			Audience:         f["vault-audience"],
+		},
+		GCPProject:      f["gcp-project"],
+		AWSRegion:       f["aws-region"],
+		RefreshInterval: interval,
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: qty("agent-cpu-request"), corev1.ResourceMemory: qty("agent-memory-request")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: qty("agent-memory-limit")},
+		},
+		VolumeSizeLimit: qty("volume-size-limit"),
+	}
+}
+
+// TestWebhookFlags: every case starts the webhook with the flags of the
+// binary's contract, and the cluster defaults they carry are ones the
+// injector accepts (the webhook refuses to start otherwise).
+func TestWebhookFlags(t *testing.T) {
+	helm := helmBinary(t)
+	always := []string{"port", "cert-dir", "tls-mode", "namespace", "service-name", "webhook-config-name",
+		"tls-secret-name", "probe-addr", "metrics-addr", "default-backend", "enabled-backends",
+		"agent-image", "image-pull-policy", "native-sidecars", "vault-auth-path", "vault-audience",
+		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit"}
+	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region"}
+	for _, rc := range renderCases(t) {
+		t.Run(rc.name, func(t *testing.T) {
+			objs, err := Render(helm, rc.values, testNamespace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd, flags := webhookArgs(t, objs)
+			if cmd != "webhook" {
+				t.Errorf("subcommand %q, want webhook", cmd)
+			}
+			for _, k := range always {
+				if flags[k] == "" {
+					t.Errorf("--%s missing", k)
+				}
+			}
+			for k := range flags {
+				if !slices.Contains(always, k) && !slices.Contains(optional, k) {
+					t.Errorf("--%s is not in the binary's contract", k)
+				}
+			}
+			for k, want := range map[string]string{
+				"port": "9443", "cert-dir": "/tls", "probe-addr": ":8081", "metrics-addr": ":8080",
+				"namespace": testNamespace, "service-name": ReleaseName, "webhook-config-name": ReleaseName,
+			} {
+				if flags[k] != want {
+					t.Errorf("--%s=%s, want %s", k, flags[k], want)
+				}
+			}
+			if err := optionsFromFlags(t, flags).Validate(); err != nil {
+				t.Errorf("the injector rejects the chart's defaults: %v", err)
+			}
+		})
+	}
+}
