@@ -13,6 +13,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/aws"
 	"github.com/tradepulse/secret-injector/agent/backend/env"
 	"github.com/tradepulse/secret-injector/agent/backend/gcp"
+	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/config"
 )
 
@@ -38,6 +39,14 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (bac
 			}
 		}
 		return gcp.New(ctx, opts, log)
+	case config.BackendVault:
+		var opts vault.Options
+		if v := b.Vault; v != nil {
+			opts = vault.Options{Address: v.Address, Namespace: v.Namespace, CACert: v.CACert, Auth: v.Auth,
+				AuthPath: v.AuthPath, Role: v.Role, TokenPath: v.TokenPath, RoleIDPath: v.RoleIDPath,
+				SecretIDPath: v.SecretIDPath, RevokeOnShutdown: v.RevokeOnShutdown}
+		}
+		return vault.New(ctx, opts, log)
 	case config.BackendAWS:
 		var opts aws.Options
 		if a := b.AWS; a != nil {
