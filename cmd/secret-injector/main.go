@@ -4,10 +4,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tradepulse/secret-injector/ctl"
 )
 
 func main() {
@@ -27,6 +31,9 @@ func commands() map[string]command {
 	return map[string]command{
 		"agent":   {"run the agent: --mode init (fill the volume, then exit) or --mode sidecar (keep it fresh)", runAgent},
 		"fetch":   {"fetch every secret once into .secrets/ for inspection (local development)", runFetch},
+		"refresh": {"force a fetch in the selected pods' agents; restart workloads that cannot reload", ctlCommand("refresh")},
+		"revoke":  {"revoke the selected pods' Vault leases and wait for fresh credentials", ctlCommand("revoke")},
+		"status":  {"show each selected pod's secrets: status, version, last success, lease expiry", ctlCommand("status")},
 		"version": {"print the version", runVersion},
 		"webhook": {"run the mutating admission webhook that injects the agent", runWebhook},
 	}
@@ -44,7 +51,14 @@ func run(ctx context.Context, args []string) int {
 		usage(cmds)
 		return 2
 	}
-	if err := c.run(ctx, args[1:]); err != nil {
+	switch err := c.run(ctx, args[1:]); {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		// -h printed the flags; asking for help is not a failure.
+	case errors.Is(err, ctl.ErrUsage):
+		fmt.Fprintf(os.Stderr, "secret-injector %s: %v\n", args[0], err)
+		return 2
+	default:
 		fmt.Fprintf(os.Stderr, "secret-injector %s: %v\n", args[0], err)
 		return 1
 	}
