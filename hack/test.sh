@@ -21,8 +21,12 @@ step "test-bed tools: vault (cached)"
 hack/vault-bed.sh build
 
 step "starting Vault + PostgreSQL"
+# A bed that was already up (a developer's, shared) is reused and left up;
+# one started here is stopped at the end.
+if ! hack/vault-bed.sh status >/dev/null 2>&1; then
+	trap 'hack/vault-bed.sh down >/dev/null 2>&1 || true' EXIT
+fi
 hack/vault-bed.sh up
-trap 'hack/vault-bed.sh down >/dev/null 2>&1 || true' EXIT
 eval "$(hack/vault-bed.sh env)"
 
 step "go test -race ./..."
