@@ -203,9 +203,11 @@ start_postgres() {
 		-A scram-sha-256 -E UTF8 --no-instructions >"$STATE/initdb.log" 2>&1 ||
 		{ cat "$STATE/initdb.log" >&2; die "initdb failed"; }
 	rm -f "$STATE/pg-run/pwfile"
+	# {bedlock}>&-: the server must not inherit with_lock's descriptor, or
+	# it holds the bed's lock for its lifetime and `down` waits forever.
 	as_pg "$bin/pg_ctl" -D "$STATE/pg" -l "$STATE/pg-run/postgres.log" -w -t 30 \
 		-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$STATE/pg-run -c fsync=off -c full_page_writes=off" \
-		start >/dev/null || { cat "$STATE/pg-run/postgres.log" >&2; die "postgresql did not start"; }
+		start >/dev/null {bedlock}>&- || { cat "$STATE/pg-run/postgres.log" >&2; die "postgresql did not start"; }
 	echo "$port" >"$STATE/pg.port"
 	(umask 077 && printf '%s\n' "$pass" >"$STATE/pg.password")
 	log "postgresql $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
@@ -215,10 +217,11 @@ start_vault() {
 	local port bin
 	bin=$(vault_bin)
 	port=$(free_port)
-	# setsid: the server outlives this script and its terminal
+	# setsid: the server outlives this script and its terminal; without
+	# with_lock's descriptor ({bedlock}>&-), as for PostgreSQL.
 	setsid "$bin" server -dev -dev-root-token-id="$ROOT_TOKEN" \
 		-dev-listen-address="127.0.0.1:$port" -dev-no-store-token \
-		>"$STATE/vault.log" 2>&1 </dev/null &
+		>"$STATE/vault.log" 2>&1 </dev/null {bedlock}>&- &
 	echo $! >"$STATE/vault.pid"
 	echo "$port" >"$STATE/vault.port"
 	local i
