@@ -7,19 +7,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tradepulse/secret-injector/bench/internal/benchkit"
 )
 
 func main() {
@@ -63,8 +62,7 @@ func run(bin, out string, runs, n int, steady time.Duration) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	raw, _ := json.MarshalIndent(map[string]any{"secrets": n, "backend": "env", "runs": samples}, "", "  ")
-	if err := os.WriteFile(out, raw, 0o644); err != nil {
+	if err := writeFile(out, n, steady, samples); err != nil {
 		return err
 	}
 	fmt.Printf("agent on the env backend, %d secrets, %d runs (median [min–max])\n\n", n, runs)
@@ -89,7 +87,7 @@ func run(bin, out string, runs, n int, steady time.Duration) error {
 
 func once(bin string, n int, steady time.Duration) (sample, error) {
 	var s sample
-	dir, err := os.MkdirTemp("", "agentbench-")
+	dir, err := benchkit.TempDir("agentbench-")
 	if err != nil {
 		return s, err
 	}
@@ -132,12 +130,15 @@ func once(bin string, n int, steady time.Duration) (sample, error) {
 		time.Sleep(500 * time.Microsecond)
 	}
 	s.SidecarSeconds = time.Since(start).Seconds()
-	if s.SidecarRSSKiB, _, err = rss(cmd.Process.Pid); err != nil {
+	m, err := benchkit.ReadMem(cmd.Process.Pid)
+	if err != nil {
 		return s, err
 	}
+	s.SidecarRSSKiB = m.RSSKiB
 	time.Sleep(steady)
 	s.SteadyAfterSecond = time.Since(start).Seconds()
-	s.SidecarSteadyKiB, s.SidecarAnonKiB, err = rss(cmd.Process.Pid)
+	m, err = benchkit.ReadMem(cmd.Process.Pid)
+	s.SidecarSteadyKiB, s.SidecarAnonKiB = m.RSSKiB, m.AnonKiB
 	return s, err
 }
 
@@ -153,7 +154,7 @@ func writeFixture(dir string, n int) (string, string, error) {
 	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env.String()), 0o600); err != nil {
 		return "", "", err
 	}
-	metricsAddr, adminAddr := freeAddr(), freeAddr()
+	metricsAddr, adminAddr := benchkit.FreeAddr(), benchkit.FreeAddr()
 	cfg := fmt.Sprintf(`version: secrets.tradepulse.io/v1
 backend: {type: env, env: {files: [.env]}}
 mountPath: out
@@ -167,35 +168,4 @@ secrets:
 		return "", "", err
 	}
 	return path, fmt.Sprintf("secret-%02d", n-1), nil
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// rss reads VmRSS and RssAnon (KiB) of a process.
-func rss(pid int) (total, anon int, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		v, _ := strconv.Atoi(fields[1])
-		switch fields[0] {
-		case "VmRSS:":
-			total = v
-		case "RssAnon:":
-			anon = v
-		}
-	}
-	return total, anon, nil
 }

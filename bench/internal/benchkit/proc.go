@@ -1,0 +1,140 @@
+package benchkit
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mem is a process's resident memory in KiB: the total, and the part of it
+// that is anonymous (heap, stacks) rather than file-backed (the mapped
+// binary, shared libraries).
+type Mem struct {
+	RSSKiB  int `json:"rssKiB"`
+	AnonKiB int `json:"anonKiB"`
+	FileKiB int `json:"fileKiB"`
+}
+
+// MiB converts KiB to MiB.
+func MiB(kib int) float64 { return float64(kib) / 1024 }
+
+// ReadMem reads /proc/<pid>/smaps_rollup (falling back to status).
+func ReadMem(pid int) (Mem, error) {
+	var m Mem
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			v, _ := strconv.Atoi(f[1])
+			switch f[0] {
+			case "Rss:":
+				m.RSSKiB = v
+			case "Anonymous:":
+				m.AnonKiB = v
+			}
+		}
+		m.FileKiB = m.RSSKiB - m.AnonKiB
+		return m, nil
+	}
+	b, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return m, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "VmRSS:":
+			m.RSSKiB = v
+		case "RssAnon:":
+			m.AnonKiB = v
+		}
+	}
+	m.FileKiB = m.RSSKiB - m.AnonKiB
+	return m, nil
+}
+
+// CPUSeconds is a process's user+system CPU time so far, from
+// /proc/<pid>/stat (clock ticks of 1/100 s on Linux).
+func CPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	// The command name may contain spaces; fields restart after ')'.
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	// After ')': state(0) ... utime is field 14 overall, i.e. f[11]; stime f[12].
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100, nil
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TempDir makes a temporary directory on tmpfs (/dev/shm) when there is
+// one, as the agent's volume is an emptyDir with medium Memory in a pod;
+// otherwise in the default temporary directory.
+func TempDir(pattern string) (string, error) {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", pattern); err == nil {
+			return d, nil
+		}
+	}
+	return os.MkdirTemp("", pattern)
+}
+
+// GoStats reads the Go runtime's figures (go_goroutines,
+// go_memstats_heap_alloc_bytes, …) from a Prometheus endpoint such as the
+// agent's /metrics: what the anonymous memory of a measured Go process is
+// made of. Lines with labels are skipped.
+func GoStats(metricsURL string) (map[string]float64, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(metricsURL)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: status %d", metricsURL, resp.StatusCode)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || !strings.HasPrefix(f[0], "go_") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[f[0]] = v
+		}
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,147 @@
+package benchkit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// Bed is the Vault test bed as hack/vault-bed.sh's env file describes it.
+type Bed struct {
+	Addr, RootToken, VaultBin, DBMount, DBConnection string
+	Root                                             *api.Client
+}
+
+// OpenBed reads the bed's environment; it fails when the bed is not up.
+func OpenBed() (*Bed, error) {
+	b := &Bed{Addr: os.Getenv("VAULT_ADDR"), RootToken: os.Getenv("VAULT_TOKEN"), VaultBin: os.Getenv("SI_VAULT_BIN"),
+		DBMount: os.Getenv("SI_VAULT_DB_MOUNT"), DBConnection: os.Getenv("SI_VAULT_DB_CONNECTION")}
+	if b.Addr == "" || b.RootToken == "" || b.VaultBin == "" || b.DBMount == "" || b.DBConnection == "" {
+		return nil, errors.New("vault test bed not configured: run hack/vault-bed.sh up and eval \"$(hack/vault-bed.sh env)\"")
+	}
+	cfg := api.DefaultConfig()
+	cfg.Address = b.Addr
+	cfg.MaxRetries = 2
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.SetToken(b.RootToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Sys().HealthWithContext(ctx); err != nil {
+		return nil, fmt.Errorf("vault test bed at %s does not answer: %w", b.Addr, err)
+	}
+	b.Root = c
+	return b, nil
+}
+
+// Fixture is what one benchmark creates in Vault under a unique name: KV v2
+// secrets under secret/<ID>/, a database role <ID>, a policy <ID> reading
+// both, and an AppRole role <ID> on the bed's auth/approle mount. Cleanup
+// removes all of it and revokes the role's leases.
+type Fixture struct {
+	bed          *Bed
+	ID           string
+	KVRefs       []string // "secret/<ID>/sNN"
+	DBRole       string   // database role name
+	CredsPath    string   // <mount>/creds/<role>
+	RoleIDFile   string
+	SecretIDFile string
+}
+
+// Unique returns prefix plus random hex.
+func Unique(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// NewFixture creates kv KV v2 secrets and a database role with the given
+// TTLs; files for AppRole credentials go in dir.
+func (b *Bed) NewFixture(ctx context.Context, dir string, kv int, defaultTTL, maxTTL time.Duration) (*Fixture, error) {
+	f := &Fixture{bed: b, ID: Unique("bench-")}
+	f.DBRole = f.ID
+	f.CredsPath = b.DBMount + "/creds/" + f.DBRole
+	lg := b.Root.Logical()
+	for i := range kv {
+		ref := fmt.Sprintf("secret/%s/s%02d", f.ID, i)
+		val := make([]byte, 24)
+		_, _ = rand.Read(val)
+		if _, err := lg.WriteWithContext(ctx, fmt.Sprintf("secret/data/%s/s%02d", f.ID, i),
+			map[string]any{"data": map[string]any{"value": hex.EncodeToString(val)}}); err != nil {
+			return f, fmt.Errorf("write kv %s: %w", ref, err)
+		}
+		f.KVRefs = append(f.KVRefs, ref)
+	}
+	if _, err := lg.WriteWithContext(ctx, b.DBMount+"/roles/"+f.DBRole, map[string]any{
+		"db_name": b.DBConnection,
+		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';
+GRANT CONNECT ON DATABASE postgres TO "{{name}}";`,
+		// The grant must go before the role can be dropped (SQLSTATE 2BP01).
+		"revocation_statements": `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';
+REVOKE ALL ON DATABASE postgres FROM "{{name}}";
+DROP ROLE IF EXISTS "{{name}}";`,
+		"default_ttl": defaultTTL.String(),
+		"max_ttl":     maxTTL.String(),
+	}); err != nil {
+		return f, fmt.Errorf("create database role: %w", err)
+	}
+	policy := fmt.Sprintf(`path "secret/data/%[1]s/*" { capabilities = ["read"] }
+path "secret/metadata/%[1]s/*" { capabilities = ["read"] }
+path "%[2]s" { capabilities = ["read"] }
+path "sys/leases/revoke/%[2]s/*" { capabilities = ["update"] }
+`, f.ID, f.CredsPath)
+	if err := b.Root.Sys().PutPolicyWithContext(ctx, f.ID, policy); err != nil {
+		return f, fmt.Errorf("write policy: %w", err)
+	}
+	if _, err := lg.WriteWithContext(ctx, "auth/approle/role/"+f.ID, map[string]any{
+		"token_policies": f.ID, "token_ttl": "1h", "token_max_ttl": "4h",
+	}); err != nil {
+		return f, fmt.Errorf("create approle role: %w", err)
+	}
+	rid, err := lg.ReadWithContext(ctx, "auth/approle/role/"+f.ID+"/role-id")
+	if err != nil || rid == nil {
+		return f, fmt.Errorf("read role id: %v", err)
+	}
+	sid, err := lg.WriteWithContext(ctx, "auth/approle/role/"+f.ID+"/secret-id", nil)
+	if err != nil || sid == nil {
+		return f, fmt.Errorf("create secret id: %v", err)
+	}
+	f.RoleIDFile = filepath.Join(dir, "role-id")
+	f.SecretIDFile = filepath.Join(dir, "secret-id")
+	if err := os.WriteFile(f.RoleIDFile, []byte(fmt.Sprint(rid.Data["role_id"])), 0o600); err != nil {
+		return f, err
+	}
+	if err := os.WriteFile(f.SecretIDFile, []byte(fmt.Sprint(sid.Data["secret_id"])), 0o600); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// RevokeLeases revokes every lease of the fixture's database role and
+// waits for it (the PostgreSQL roles are dropped).
+func (f *Fixture) RevokeLeases(ctx context.Context) error {
+	return f.bed.Root.Sys().RevokeWithOptionsWithContext(ctx, &api.RevokeOptions{LeaseID: f.CredsPath, Prefix: true, Sync: true})
+}
+
+// Cleanup revokes the leases and deletes what NewFixture created.
+func (f *Fixture) Cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	lg := f.bed.Root.Logical()
+	_ = f.RevokeLeases(ctx)
+	_, _ = lg.DeleteWithContext(ctx, f.bed.DBMount+"/roles/"+f.DBRole)
+	_, _ = lg.DeleteWithContext(ctx, "auth/approle/role/"+f.ID)
+	_ = f.bed.Root.Sys().DeletePolicyWithContext(ctx, f.ID)
+	for _, ref := range f.KVRefs {
+		_, _ = lg.DeleteWithContext(ctx, "secret/metadata/"+ref[len("secret/"):])
+	}
+}
