@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tradepulse/secret-injector/agent/backend"
@@ -25,11 +26,11 @@ func (a *Agent) RunInit(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.cfg.InitTimeout))
 	defer cancel()
 	for attempt := 1; ; attempt++ {
-		for _, st := range a.secrets {
+		a.eachSecret(func(st *secretState) {
 			if !a.isOK(st) {
 				a.refresh(ctx, st, false)
 			}
-		}
+		})
 		missing := a.missingRequired()
 		if len(missing) == 0 {
 			break
@@ -65,15 +66,30 @@ func (a *Agent) RunSidecar(ctx context.Context) error {
 			}
 		}()
 	}
+	// The first pass fetches concurrently and writes once: one swap of
+	// the volume, not one per secret.
 	for _, st := range a.secrets {
+		st.refreshMu.Lock()
+	}
+	held := make(map[*secretState]*backend.Lease, len(a.secrets))
+	var heldMu sync.Mutex
+	a.eachSecret(func(st *secretState) {
 		a.mu.Lock()
 		inherited := st.inherited
 		st.inherited = false
 		a.mu.Unlock()
-		a.refreshAndSync(ctx, st, inherited)
-	}
+		old := a.heldLease(st)
+		heldMu.Lock()
+		held[st] = old
+		heldMu.Unlock()
+		a.refresh(ctx, st, inherited)
+	})
 	if _, err := a.sync(); err == nil && len(a.missingRequired()) == 0 {
 		a.markReady()
+	}
+	for _, st := range a.secrets {
+		a.leaseMoved(st, held[st])
+		st.refreshMu.Unlock()
 	}
 
 	for _, st := range a.secrets {
@@ -87,6 +103,25 @@ func (a *Agent) RunSidecar(ctx context.Context) error {
 	a.bg.Wait()
 	a.revokeOnShutdown()
 	return nil
+}
+
+// fetchConcurrency bounds the backend calls of a pass over every secret:
+// enough to hide round trips, few enough not to look like a burst.
+const fetchConcurrency = 8
+
+// eachSecret runs fn for every secret, fetchConcurrency at a time, and
+// returns when all are done.
+func (a *Agent) eachSecret(fn func(st *secretState)) {
+	sem := make(chan struct{}, fetchConcurrency)
+	var wg sync.WaitGroup
+	for _, st := range a.secrets {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(st)
+		})
+	}
+	wg.Wait()
 }
 
 // loop refreshes one secret on its schedule until ctx ends.
