@@ -67,28 +67,24 @@ func (a *Agent) RunSidecar(ctx context.Context) error {
 		}()
 	}
 	// The first pass fetches concurrently and writes once: one swap of
-	// the volume, not one per secret.
+	// the volume, not one per secret. Each new lease is kept from the
+	// moment it is fetched (its old one revoked only after the grace).
 	for _, st := range a.secrets {
 		st.refreshMu.Lock()
 	}
-	held := make(map[*secretState]*backend.Lease, len(a.secrets))
-	var heldMu sync.Mutex
 	a.eachSecret(func(st *secretState) {
 		a.mu.Lock()
 		inherited := st.inherited
 		st.inherited = false
 		a.mu.Unlock()
 		old := a.heldLease(st)
-		heldMu.Lock()
-		held[st] = old
-		heldMu.Unlock()
 		a.refresh(ctx, st, inherited)
+		a.leaseMoved(st, old)
 	})
 	if _, err := a.sync(); err == nil && len(a.missingRequired()) == 0 {
 		a.markReady()
 	}
 	for _, st := range a.secrets {
-		a.leaseMoved(st, held[st])
 		st.refreshMu.Unlock()
 	}
 

@@ -69,6 +69,10 @@ func (b *Backend) KeepAlive(ctx context.Context, lease backend.Lease, renewed fu
 			LeaseDuration: max(0, int(remaining/time.Second)),
 			Renewable:     lease.Renewable,
 		},
+		// Ask for the lease's whole TTL at each renewal. The watcher would
+		// otherwise ask for what remained when it started, and a lease
+		// kept some seconds after its fetch would be renewed ever more often.
+		Increment:     int(lease.TTL / time.Second),
 		RenewBehavior: api.RenewBehaviorIgnoreErrors,
 	})
 	if err != nil {
