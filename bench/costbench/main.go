@@ -120,8 +120,7 @@ func run(bin, out string, n int, interval, window time.Duration, parts int, with
 			if peer {
 				c.start = theirStart(bed.VaultBin, px.URL, &kvOnly, interval)
 			} else {
-				c.start = oursStartRefs(bin, names, fx.KVRefs, interval, config.Backend{Type: config.BackendVault, Vault: &config.VaultBackend{
-					Address: px.URL, Auth: "approle", AuthPath: "auth/approle", RoleIDPath: fx.RoleIDFile, SecretIDPath: fx.SecretIDFile}}, nil)
+				c.start = oursVaultStart(bin, px.URL, &kvOnly, interval)
 			}
 			runs = append(runs, c)
 		}

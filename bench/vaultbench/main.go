@@ -73,7 +73,7 @@ func run(bin, outPath string, runs, sidecars int, steady time.Duration) error {
 	}
 	ours := agent{
 		name:   "ours",
-		config: func(dir, out string) (string, error) { return oursConfig(dir, out, bed.Addr, fx, 5*time.Minute) },
+		config: func(dir, out string) (string, error) { return fx.AgentConfig(dir, out, bed.Addr, 5*time.Minute) },
 		args: func(cfg string, init bool) (string, []string) {
 			mode := "sidecar"
 			if init {
@@ -84,7 +84,7 @@ func run(bin, outPath string, runs, sidecars int, steady time.Duration) error {
 	}
 	theirs := agent{
 		name:   "vault agent",
-		config: func(dir, out string) (string, error) { return theirConfig(dir, out, bed.Addr, fx, 0) },
+		config: func(dir, out string) (string, error) { return fx.VaultAgentConfig(dir, out, bed.Addr, 0) },
 		args: func(cfg string, init bool) (string, []string) {
 			a := []string{"agent", "-config=" + cfg, "-log-level=warn"}
 			if init {
@@ -93,7 +93,7 @@ func run(bin, outPath string, runs, sidecars int, steady time.Duration) error {
 			return bed.VaultBin, a
 		},
 	}
-	files := fileNames(fx)
+	files := fx.FileNames()
 
 	inits := map[string][]initSample{}
 	for i := range runs {
@@ -189,7 +189,7 @@ func runInit(a agent, dir string, files []string) (initSample, error) {
 	defer p.Stop(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := p.WaitFiles(ctx, abs(out, files))
+	d, err := p.WaitFiles(ctx, benchkit.Paths(out, files))
 	if err != nil {
 		return s, err
 	}
@@ -219,21 +219,13 @@ func startSidecar(a agent, dir string, files []string) (*benchkit.Proc, sidecarS
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := p.WaitFiles(ctx, abs(out, files))
+	d, err := p.WaitFiles(ctx, benchkit.Paths(out, files))
 	if err != nil {
 		return p, s, err
 	}
 	s.FilesMs = ms(d)
 	s.AfterRender, err = benchkit.ReadMem(p.Pid())
 	return p, s, err
-}
-
-func abs(dir string, names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = filepath.Join(dir, n)
-	}
-	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

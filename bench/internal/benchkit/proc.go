@@ -25,44 +25,35 @@ func MiB(kib int) float64 { return float64(kib) / 1024 }
 
 // ReadMem reads /proc/<pid>/smaps_rollup (falling back to status).
 func ReadMem(pid int) (Mem, error) {
-	var m Mem
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			v, _ := strconv.Atoi(f[1])
-			switch f[0] {
-			case "Rss:":
-				m.RSSKiB = v
-			case "Anonymous:":
-				m.AnonKiB = v
-			}
-		}
-		m.FileKiB = m.RSSKiB - m.AnonKiB
-		return m, nil
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+		return parseMem(b, "Rss:", "Anonymous:"), nil
 	}
-	b, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return m, err
+		return Mem{}, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	return parseMem(b, "VmRSS:", "RssAnon:"), nil
+}
+
+// parseMem reads the kB figures of a /proc file under the keys that hold
+// the resident and anonymous sizes.
+func parseMem(b []byte, rssKey, anonKey string) Mem {
+	var m Mem
+	for line := range strings.Lines(string(b)) {
 		f := strings.Fields(line)
 		if len(f) < 2 {
 			continue
 		}
 		v, _ := strconv.Atoi(f[1])
 		switch f[0] {
-		case "VmRSS:":
+		case rssKey:
 			m.RSSKiB = v
-		case "RssAnon:":
+		case anonKey:
 			m.AnonKiB = v
 		}
 	}
 	m.FileKiB = m.RSSKiB - m.AnonKiB
-	return m, nil
+	return m
 }
 
 // CPUSeconds is a process's user+system CPU time so far, from

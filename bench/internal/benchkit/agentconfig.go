@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"encoding/json"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tradepulse/secret-injector/agent/config"
-	"github.com/tradepulse/secret-injector/bench/internal/benchkit"
 )
 
 // dbTemplate renders the database lease the same way for both agents.
@@ -19,17 +18,21 @@ const (
 	theirKVTemplate = `{{ with secret "%s" }}{{ .Data.data.value }}{{ end }}`
 )
 
-// fileNames are the files both agents write, relative to the output dir.
-func fileNames(f *benchkit.Fixture) []string {
+// FileNames are the files both agents write, relative to the output dir.
+func (f *Fixture) FileNames() []string {
 	var names []string
 	for i := range f.KVRefs {
 		names = append(names, fmt.Sprintf("s%02d", i))
 	}
-	return append(names, "db")
+	if f.CredsPath != "" {
+		names = append(names, "db")
+	}
+	return names
 }
 
-// oursConfig writes our agent's config rendering the fixture into out.
-func oursConfig(dir, out, addr string, f *benchkit.Fixture, interval time.Duration) (string, error) {
+// AgentConfig writes our agent's config rendering the fixture into out,
+// talking to the Vault at addr, and returns its path.
+func (f *Fixture) AgentConfig(dir, out, addr string, interval time.Duration) (string, error) {
 	c := config.Config{
 		Version: config.APIVersion,
 		Backend: config.Backend{Type: config.BackendVault, Vault: &config.VaultBackend{
@@ -38,8 +41,8 @@ func oursConfig(dir, out, addr string, f *benchkit.Fixture, interval time.Durati
 		}},
 		MountPath:       out,
 		RefreshInterval: config.Duration(interval),
-		AdminAddr:       benchkit.FreeAddr(),
-		MetricsAddr:     benchkit.FreeAddr(),
+		AdminAddr:       FreeAddr(),
+		MetricsAddr:     FreeAddr(),
 	}
 	for i, ref := range f.KVRefs {
 		c.Secrets = append(c.Secrets, config.Secret{Name: fmt.Sprintf("s%02d", i), Ref: ref + "#value"})
@@ -55,11 +58,11 @@ func oursConfig(dir, out, addr string, f *benchkit.Fixture, interval time.Durati
 	return path, os.WriteFile(path, b, 0o600)
 }
 
-// theirConfig writes vault agent's HCL with the same templates: AppRole
+// VaultAgentConfig writes vault agent's HCL with the same templates: AppRole
 // auto-auth, one template stanza per file, exit on a failed retry (so that
 // init fails closed as ours does). staticInterval, when set, is how often
 // vault agent re-reads static (KV) secrets.
-func theirConfig(dir, out, addr string, f *benchkit.Fixture, staticInterval time.Duration) (string, error) {
+func (f *Fixture) VaultAgentConfig(dir, out, addr string, staticInterval time.Duration) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "vault {\n  address = %q\n}\n", addr)
 	fmt.Fprintf(&b, `auto_auth {
@@ -89,4 +92,13 @@ func theirConfig(dir, out, addr string, f *benchkit.Fixture, staticInterval time
 	}
 	path := filepath.Join(dir, "agent.hcl")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// Paths joins each name to dir.
+func Paths(dir string, names []string) []string {
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = filepath.Join(dir, n)
+	}
+	return paths
 }
