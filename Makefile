@@ -41,25 +41,17 @@ unit: ## Fast lane: unit tests with -race, no servers (seconds).
 test: ## Full suite (what CI runs): vet, gofmt, every test with -race against the real test bed.
 	hack/test.sh
 
-# BED gives a recipe line the test bed: the Kubernetes tools (built once
-# into the cache, progress on stderr) and Vault + PostgreSQL, started for
-# the command and stopped after it unless they were already up (a bed that
-# another session shares is left alone).
-BED = hack/k8s-tools.sh all >/dev/null; eval "$$(hack/k8s-tools.sh env 2>/dev/null)"; \
-	if ! hack/vault-bed.sh status >/dev/null 2>&1; then \
-		hack/vault-bed.sh up >/dev/null; trap 'hack/vault-bed.sh down >/dev/null 2>&1 || true' EXIT; \
-	fi; \
-	eval "$$(hack/vault-bed.sh env 2>/dev/null)";
 # Flags for `make demo`, e.g. DEMO_FLAGS='-exit -backend aws'.
 DEMO_FLAGS ?=
 
 .PHONY: e2e
 e2e: ## End-to-end suite only (./e2e/...): real API server, webhook, agents, Vault + PostgreSQL.
-	$(BED) $(GO) test -race -count=1 -timeout 15m ./e2e/...
+	hack/with-bed.sh $(GO) test -race -count=1 -timeout 15m ./e2e/...
 
 .PHONY: demo
 demo: ## Walk through the runbook on a local bed: a pod injected, files, rotation, revocations (Ctrl-C ends it).
-	$(BED) $(GO) build -o bin/e2e-demo ./e2e/cmd/demo && bin/e2e-demo $(DEMO_FLAGS)
+	$(GO) build -o bin/e2e-demo ./e2e/cmd/demo
+	hack/with-bed.sh bin/e2e-demo $(DEMO_FLAGS)
 
 .PHONY: vet
 vet: ## go vet and gofmt check.
