@@ -26,6 +26,11 @@ const (
 	MetricsPort     = 9102
 )
 
+// AgentBinary is the agent's executable in the agent image (the image
+// contract, issue #12): the agent containers run it as their command rather
+// than relying on the image's ENTRYPOINT, so any agent-image must contain it.
+const AgentBinary = "/usr/local/bin/secret-injector"
+
 // Paths inside the agent containers.
 const (
 	agentDir = "/var/run/secrets/tradepulse.io"
@@ -75,6 +80,7 @@ func agentContainer(name, mode string, spec *Spec, opts Options, owner *config.O
 		Name:            name,
 		Image:           spec.Image,
 		ImagePullPolicy: opts.ImagePullPolicy,
+		Command:         []string{AgentBinary},
 		Args:            []string{"agent", "--mode", mode},
 		Env: []corev1.EnvVar{
 			{Name: config.BackendEnvVar, Value: spec.Config.Backend.Type},

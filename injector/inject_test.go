@@ -160,3 +160,33 @@ func TestInjectKeepsOtherMetadata(t *testing.T) {
 		t.Errorf("metadata (-want +got):\n%s", diff)
 	}
 }
+
+// TestAgentContainersRunTheImageBinary: the agent containers name the
+// image's binary themselves instead of relying on its ENTRYPOINT (issue
+// #12), so an allowed agent-image with another entrypoint still runs the
+// agent.
+func TestAgentContainersRunTheImageBinary(t *testing.T) {
+	pod := fuzzPod(validAnnotations())
+	if _, err := Inject(pod, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		if c.Name != InitContainerName && c.Name != SidecarName {
+			continue
+		}
+		n++
+		if diff := cmp.Diff([]string{AgentBinary}, c.Command); diff != "" {
+			t.Errorf("%s: command (-want +got):\n%s", c.Name, diff)
+		}
+		if len(c.Args) == 0 || c.Args[0] != "agent" {
+			t.Errorf("%s: args = %q, want the agent subcommand first", c.Name, c.Args)
+		}
+	}
+	if n != 2 {
+		t.Fatalf("found %d agent containers, want 2", n)
+	}
+	if AgentBinary != "/usr/local/bin/secret-injector" {
+		t.Errorf("AgentBinary = %q, want the image's /usr/local/bin/secret-injector", AgentBinary)
+	}
+}
