@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+#
+# The secret-injector image with BuildKit, one platform or several:
+#
+#   docker buildx build --platform linux/amd64,linux/arm64 \
+#     --build-arg VERSION=v0.1.0 --build-arg REVISION=$(git rev-parse HEAD) \
+#     -t ghcr.io/tradepulse/secret-injector:v0.1.0 .
+#
+# `make image` builds the same image without a Docker engine (hack/image);
+# hack/image/dockerfile_test.go keeps this file to the same contract: the
+# binary at /usr/local/bin/secret-injector, the CA bundle, nonroot 65532, no
+# shell.
+
+ARG GO_VERSION=1.26
+
+# The builder runs on the build machine's platform and cross-compiles.
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+ARG TARGETOS
+ARG TARGETARCH
+ARG VERSION=dev
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+      -o /out/secret-injector ./cmd/secret-injector
+
+FROM scratch
+ARG VERSION=dev
+ARG REVISION=
+LABEL org.opencontainers.image.title="secret-injector" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="https://github.com/tradepulse/secret-injector"
+# Debian's ca-certificates bundle, from the golang image.
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY hack/image/rootfs/etc/passwd /etc/passwd
+COPY hack/image/rootfs/etc/group /etc/group
+COPY --from=build --chmod=0755 /out/secret-injector /usr/local/bin/secret-injector
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+WORKDIR /
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/secret-injector"]
