@@ -1,7 +1,11 @@
 package injector
 
 import (
+	"fmt"
+	"net"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tradepulse/secret-injector/agent/config"
@@ -133,9 +137,57 @@ func (p *parser) reload() (string, config.Notify) {
 			p.add(AnnotationReload, "the URL must be at most %d characters, without spaces or control characters", maxURLLength)
 		} else if err := config.ValidateLocalURL(v); err != nil {
 			p.add(AnnotationReload, "%s", err.Error())
+		} else if r := agentURLProblem(v); r != "" {
+			p.add(AnnotationReload, "%s", r)
 		}
 		return "http", config.Notify{URL: v}
 	}
 	p.add(AnnotationReload, "%s is not one of none, restart, signal:<SIGNAL>:<process-name> or an http(s) URL on localhost", quote(v))
 	return ReloadNone, config.Notify{}
+}
+
+// agentURLProblem denies a reload URL (already known to be on loopback)
+// that points at the agent itself: the app shares the pod's network
+// namespace with the agent, so 127.0.0.1:9101 is the agent's admin API,
+// where each "reload" would refresh (and, for Vault leases, issue new
+// credentials), and 9102 is its metrics port.
+func agentURLProblem(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("%s is not a valid URL", quote(raw))
+	}
+	if u.Port() == "" {
+		return "" // 80 or 443: never the agent's
+	}
+	port, err := strconv.ParseUint(u.Port(), 10, 16)
+	if err != nil {
+		return fmt.Sprintf("%s has a port out of range", quote(raw))
+	}
+	switch port {
+	case agentAdminPort:
+		return fmt.Sprintf("%s is the agent's own admin API (port %d), not the app: each reload would make the agent fetch again and issue new credentials; give the app's own reload endpoint", quote(raw), port)
+	case agentMetricsPort:
+		return fmt.Sprintf("%s is the agent's own metrics port (%d), not the app; give the app's own reload endpoint", quote(raw), port)
+	}
+	return ""
+}
+
+// The agent's ports in the pod, from the addresses the injector writes into
+// its config.
+var (
+	agentAdminPort   = addrPort(config.DefaultAdminAddr)
+	agentMetricsPort = addrPort(config.DefaultMetricsAddr)
+)
+
+// addrPort is the port of a listen address such as "127.0.0.1:9101".
+func addrPort(addr string) uint64 {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		panic(fmt.Sprintf("injector: agent address %q: %v", addr, err))
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		panic(fmt.Sprintf("injector: agent address %q: %v", addr, err))
+	}
+	return n
 }
