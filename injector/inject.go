@@ -125,6 +125,11 @@ func selectTargets(pod *corev1.Pod, spec *Spec, opts Options, probs *problems) t
 	if spec.Config.Backend.Type == config.BackendEnv && !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == EnvVolumeName }) {
 		probs.add(AnnotationBackend, fmt.Sprintf("env needs a pod volume named %s holding a .env file (e.g. from a ConfigMap); the agent reads it at %s", EnvVolumeName, EnvFile))
 	}
+	if spec.Reload == "signal" && pod.Spec.HostPID {
+		// The API server would refuse the injected pod ("may not be set
+		// when hostPID is true") without naming our annotation.
+		probs.add(AnnotationReload, "signal reload shares the pod's process namespace (shareProcessNamespace), which Kubernetes does not allow with hostPID: true; use an http:// reload URL on localhost, restart or none, or drop hostPID")
+	}
 	sel.owner = podOwner(pod, sel)
 	return sel
 }
