@@ -125,6 +125,9 @@ func selectTargets(pod *corev1.Pod, spec *Spec, opts Options, probs *problems) t
 	if spec.Config.Backend.Type == config.BackendEnv && !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == EnvVolumeName }) {
 		probs.add(AnnotationBackend, fmt.Sprintf("env needs a pod volume named %s holding a .env file (e.g. from a ConfigMap); the agent reads it at %s", EnvVolumeName, EnvFile))
 	}
+	if pod.Spec.HostNetwork && spec.Mode != ModeInit && !opts.AllowHostNetwork {
+		probs.add(AnnotationInject, fmt.Sprintf("the pod uses hostNetwork: true, where the agent sidecar's admin API (%s, no credential) and metrics port (%d) would listen on the node itself: any host-network process could refresh or revoke, and two such pods on one node collide on these ports; use mode init (no listener), or run the pod without hostNetwork", config.DefaultAdminAddr, agentMetricsPort))
+	}
 	if spec.Reload == "signal" && pod.Spec.HostPID {
 		// The API server would refuse the injected pod ("may not be set
 		// when hostPID is true") without naming our annotation.

@@ -98,6 +98,12 @@ type Options struct {
 	// AgentUID is the agent's uid when the app's is unknown; zero means
 	// DefaultAgentUID.
 	AgentUID int64
+	// AllowHostNetwork would inject the sidecar into hostNetwork pods. Not
+	// supported yet, so Validate refuses true: on the node's network the
+	// agent's admin API (no credential) is reachable by every host-network
+	// process, and two such agents on one node collide on their ports.
+	// hostNetwork pods get mode init only (it opens no port).
+	AllowHostNetwork bool
 }
 
 // VaultDefaults are the cluster's Vault settings.
@@ -172,6 +178,9 @@ func (o Options) Validate() error {
 	}
 	if o.AgentUID < 0 {
 		add("agent uid %d: must be a non-root uid", o.AgentUID)
+	}
+	if o.AllowHostNetwork {
+		add("allowing hostNetwork pods is not supported yet: their agent's admin API would need a credential and per-pod ports")
 	}
 	if o.RefreshInterval < time.Second {
 		add("refresh interval %s is below the 1s minimum", o.RefreshInterval)

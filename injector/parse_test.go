@@ -250,6 +250,8 @@ func TestOptionsValidate(t *testing.T) {
 			"injector options: allowed vault address \"vault:8200\": \"vault:8200\" must be an http(s) URL such as \"https://vault.vault.svc:8200\""},
 		{"negative uid", func(o *Options) { o.AgentUID = -1 },
 			"injector options: agent uid -1: must be a non-root uid"},
+		{"host network allowed", func(o *Options) { o.AllowHostNetwork = true },
+			"injector options: allowing hostNetwork pods is not supported yet: their agent's admin API would need a credential and per-pod ports"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
