@@ -1,0 +1,115 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/tradepulse/secret-injector/e2e/bed"
+)
+
+// BenchmarkPodStart is what a user sees of injection: pod create → Ready on
+// the real node, the same app pod with and without the agent (one secret
+// from the Secret Manager protocol server). It reports the median and the
+// spread of b.N pods, created one after another:
+//
+//	make bench-cluster   # -benchtime 10x
+func BenchmarkPodStart(b *testing.B) {
+	s := needB(b)
+	rb := bed.NewRunbook("bench")
+	backend := s.bed.Backends["gcp"]
+	for _, injected := range []bool{false, true} {
+		name := "plain"
+		if injected {
+			name = "injected"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			ns := s.benchNamespace(b)
+			w := workload{name: "start", ns: ns}
+			if injected {
+				if err := backend.Put(ctx, rb.KeyPath(), []byte(rb.APIKey), false); err != nil {
+					b.Fatal(err)
+				}
+				w.backend = backend
+				w.annotations = map[string]string{"secret-" + rb.KeyFile(): backend.Ref(rb.KeyPath(), false)}
+			}
+			d, err := s.deployment(ctx, w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var took []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pod := &corev1.Pod{ObjectMeta: d.Spec.Template.ObjectMeta, Spec: d.Spec.Template.Spec}
+				pod.Name = fmt.Sprintf("start-%d", i)
+				pod.Namespace = ns
+				dt, err := s.createToReady(ctx, pod)
+				if err != nil {
+					b.Fatal(err)
+				}
+				took = append(took, dt)
+			}
+			b.StopTimer()
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Milliseconds()), "median-ms")
+			b.ReportMetric(float64(took[0].Milliseconds()), "min-ms")
+			b.ReportMetric(float64(took[len(took)-1].Milliseconds()), "max-ms")
+		})
+	}
+}
+
+// createToReady creates pod and returns how long it took to be Ready.
+func (s *suite) createToReady(ctx context.Context, pod *corev1.Pod) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	pods := s.client.CoreV1().Pods(pod.Namespace)
+	w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", pod.Name).String()})
+	if err != nil {
+		return 0, err
+	}
+	defer w.Stop()
+	start := time.Now()
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return 0, err
+	}
+	for ev := range w.ResultChan() {
+		if ev.Type == watch.Error {
+			return 0, fmt.Errorf("watch: %v", ev.Object)
+		}
+		if p, ok := ev.Object.(*corev1.Pod); ok && isReady(*p) {
+			return time.Since(start), nil
+		}
+	}
+	return 0, fmt.Errorf("pod %s not Ready: %w", pod.Name, ctx.Err())
+}
+
+func needB(b *testing.B) *suite {
+	b.Helper()
+	if setupErr != nil {
+		b.Skipf("cluster suite: %v", setupErr)
+	}
+	return the
+}
+
+func (s *suite) benchNamespace(b *testing.B) string {
+	ctx := context.Background()
+	ns, err := s.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-start-"}}, metav1.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	if _, err := s.client.CoreV1().ServiceAccounts(ns.Name).Create(ctx, &corev1.ServiceAccount{
+		ObjectMeta: metav1.ObjectMeta{Name: bed.PodServiceAccount}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return ns.Name
+}

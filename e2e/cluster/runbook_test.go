@@ -1,0 +1,343 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tradepulse/secret-injector/e2e/bed"
+	"github.com/tradepulse/secret-injector/injector"
+)
+
+// backends are all four in CI, where a missing Vault bed is a failure.
+func (s *suite) backends(t *testing.T) []string {
+	names := []string{"env", "gcp", "aws"}
+	if s.bed.Vault != nil {
+		return append(names, "vault")
+	}
+	t.Logf("skipping the vault cases: vault bed absent (%s unset)", strings.Join(s.bed.VaultMissing, ", "))
+	return names
+}
+
+func (s *suite) forEachBackend(t *testing.T, f func(t *testing.T, b bed.Backend, ns string)) {
+	for _, name := range s.backends(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, s.bed.Backends[name], s.newNamespace(t, "real-"+name))
+		})
+	}
+}
+
+func provision(t *testing.T, ctx context.Context, rb bed.Runbook, b bed.Backend) {
+	t.Helper()
+	if err := rb.Provision(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	the.watchForLeaks(t, rb.Values()...)
+}
+
+// checkFiles compares the app's view of the volume with the runbook.
+func checkFiles(t *testing.T, ctx context.Context, p corev1.Pod, rb bed.Runbook) {
+	t.Helper()
+	got, err := appFiles(ctx, p)
+	if err != nil {
+		t.Fatalf("the app could not list its files: %v", err)
+	}
+	want := map[string]string{}
+	for name, f := range rb.Files() {
+		want[name] = sha(f.Data)
+	}
+	gotHashes := map[string]string{}
+	for name, f := range got {
+		gotHashes[name] = f.SHA256
+		if strings.HasSuffix(f.Mode, "4") || strings.HasSuffix(f.Mode, "6") || strings.HasSuffix(f.Mode, "7") {
+			t.Errorf("file %s has mode %s: readable by any uid", name, f.Mode)
+		}
+	}
+	if diff := cmp.Diff(want, gotHashes); diff != "" {
+		t.Errorf("files the app reads, by sha256 (-want +got):\n%s", diff)
+	}
+}
+
+// Bootstrap: a Deployment's pod, run by the kubelet, finds every runbook
+// file before its app starts; the agents run in order, as the spec says.
+func TestBootstrap(t *testing.T) {
+	s := need(t)
+	s.forEachBackend(t, func(t *testing.T, b bed.Backend, ns string) {
+		ctx := testContext(t, 4*time.Minute)
+		rb := bed.NewRunbook("binance")
+		provision(t, ctx, rb, b)
+		pods := s.deploy(t, ctx, workload{name: "trading-engine", ns: ns, backend: b, annotations: rb.Annotations(b, "1m")}, 3*time.Minute)
+		if len(pods) != 1 {
+			t.Fatalf("want 1 running pod, got %d", len(pods))
+		}
+		p := pods[0]
+		if !agentsInjected(p) {
+			t.Fatalf("pod %s was not injected", p.Name)
+		}
+		checkFiles(t, ctx, p, rb)
+		init := containerStatus(p, injector.InitContainerName)
+		if init == nil || init.State.Terminated == nil || init.State.Terminated.ExitCode != 0 {
+			t.Errorf("init container: %+v, want terminated with exit 0", init)
+		}
+		side := containerStatus(p, injector.SidecarName)
+		if side == nil || side.State.Running == nil || side.Started == nil || !*side.Started {
+			t.Errorf("sidecar: %+v, want running and started", side)
+		}
+		app := containerStatus(p, appName)
+		if init != nil && init.State.Terminated != nil && app != nil && app.State.Running != nil &&
+			app.State.Running.StartedAt.Before(&init.State.Terminated.FinishedAt) {
+			t.Errorf("the app started at %s, before the init container finished at %s", app.State.Running.StartedAt, init.State.Terminated.FinishedAt)
+		}
+		var fs struct {
+			Type      string `json:"type"`
+			SizeBytes int64  `json:"sizeBytes"`
+		}
+		if err := appGet(ctx, p, "/statfs?path="+secretsPath, &fs); err != nil {
+			t.Errorf("statfs of the secrets volume: %v", err)
+		} else if fs.Type != "tmpfs" || fs.SizeBytes <= 0 || fs.SizeBytes > 64<<20 {
+			t.Errorf("secrets volume: %+v, want a tmpfs bounded by the volume's sizeLimit", fs)
+		}
+		out, _ := s.kubectl(ctx, "-n", ns, "get", "pods", "-o", "wide")
+		t.Logf("kubectl get pods:\n%s", out)
+		if !strings.Contains(out, "2/2") || !strings.Contains(out, "Running") {
+			t.Errorf("kubectl get pods does not show the pod Running 2/2")
+		}
+	})
+}
+
+// Rotation: a new version reaches the app's files within the refresh
+// interval, and the app is signalled — once, and never before its handler
+// exists (it installs it 3 s after start, as a slow app does).
+func TestRotation(t *testing.T) {
+	s := need(t)
+	s.forEachBackend(t, func(t *testing.T, b bed.Backend, ns string) {
+		ctx := testContext(t, 4*time.Minute)
+		rb := bed.NewRunbook("kraken")
+		provision(t, ctx, rb, b)
+		ann := rb.Annotations(b, "2s")
+		ann["reload"] = "signal:SIGHUP:" + appName
+		pods := s.deploy(t, ctx, workload{name: "rotating", ns: ns, backend: b, annotations: ann, sighupDelay: 3 * time.Second}, 3*time.Minute)
+		p := pods[0]
+		time.Sleep(5 * time.Second) // past the handler delay and the agent's debounce
+		if n := sighups(t, ctx, p); n != 0 {
+			t.Errorf("the app got %d SIGHUPs before anything changed", n)
+		}
+		rotated := "ak-rotated-" + bed.Token()
+		s.watchForLeaks(t, rotated)
+		if err := b.Put(ctx, rb.KeyPath(), []byte(rotated), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := poll(ctx, 30*time.Second, func() (bool, error) {
+			files, err := appFiles(ctx, p)
+			return err == nil && files[rb.KeyFile()].SHA256 == sha(rotated), nil
+		}); err != nil {
+			t.Fatalf("the rotated api key never reached the app: %v", err)
+		}
+		if err := poll(ctx, 15*time.Second, func() (bool, error) { return sighups(t, ctx, p) >= 1, nil }); err != nil {
+			t.Fatalf("the app was never signalled after the rotation")
+		}
+		time.Sleep(4 * time.Second)
+		if n := sighups(t, ctx, p); n != 1 {
+			t.Errorf("the app got %d SIGHUPs for one rotation, want 1", n)
+		}
+		cur, err := s.client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := containerStatus(*cur, appName); st == nil || st.RestartCount != 0 {
+			t.Errorf("the app restarted: %+v", st)
+		}
+	})
+}
+
+func sighups(t *testing.T, ctx context.Context, p corev1.Pod) int {
+	t.Helper()
+	var n struct {
+		Count int `json:"sighups"`
+	}
+	if err := appGet(ctx, p, "/sighups", &n); err != nil {
+		t.Fatalf("sighups: %v", err)
+	}
+	return n.Count
+}
+
+// Emergency revocation of exchange keys: deleted in the backend, the file
+// leaves the app's volume (fail closed) and comes back when provisioned.
+func TestEmergencyRevocation(t *testing.T) {
+	s := need(t)
+	s.forEachBackend(t, func(t *testing.T, b bed.Backend, ns string) {
+		ctx := testContext(t, 4*time.Minute)
+		rb := bed.NewRunbook("bybit")
+		provision(t, ctx, rb, b)
+		pods := s.deploy(t, ctx, workload{name: "revoked", ns: ns, backend: b, annotations: rb.Annotations(b, "2s")}, 3*time.Minute)
+		p := pods[0]
+		if err := b.Delete(ctx, rb.KeyPath()); err != nil {
+			t.Fatal(err)
+		}
+		if err := poll(ctx, 30*time.Second, func() (bool, error) {
+			files, err := appFiles(ctx, p)
+			_, present := files[rb.KeyFile()]
+			return err == nil && !present, nil
+		}); err != nil {
+			t.Fatalf("the revoked key stayed in the app's volume: %v", err)
+		}
+		out, err := s.cli(ctx, "status", "-n", ns, "-l", "app=revoked")
+		if err != nil || !strings.Contains(out, rb.KeyFile()) {
+			t.Errorf("secret-injector status: %v\n%s", err, out)
+		}
+		again := "ak-again-" + bed.Token()
+		s.watchForLeaks(t, again)
+		if err := b.Put(ctx, rb.KeyPath(), []byte(again), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := poll(ctx, 60*time.Second, func() (bool, error) {
+			files, err := appFiles(ctx, p)
+			return err == nil && files[rb.KeyFile()].SHA256 == sha(again), nil
+		}); err != nil {
+			t.Fatalf("the re-provisioned key never came back: %v", err)
+		}
+	})
+}
+
+// Database credentials: the app logs into PostgreSQL with the lease's
+// credentials; `secret-injector revoke` (over a real port-forward) revokes
+// the lease, the old role is dropped and the app logs in as a new one.
+func TestDatabaseRevoke(t *testing.T) {
+	s := need(t)
+	if s.bed.Vault == nil {
+		t.Skip("no Vault bed")
+	}
+	ctx := testContext(t, 4*time.Minute)
+	ns := s.newNamespace(t, "real-db")
+	v := s.bed.Vault
+	ann := map[string]string{"secret-db": v.DBRef(), "format-db": "json", "refresh-interval": "1m"}
+	pods := s.deploy(t, ctx, workload{name: "ledger", ns: ns, backend: s.bed.Backends["vault"], annotations: ann}, 3*time.Minute)
+	p := pods[0]
+	first := dbUser(t, ctx, p)
+	out, err := s.cli(ctx, "revoke", "-n", ns, "-l", "app=ledger")
+	if err != nil {
+		t.Fatalf("secret-injector revoke: %v\n%s", err, out)
+	}
+	t.Logf("secret-injector revoke:\n%s", out)
+	var second string
+	if err := poll(ctx, 30*time.Second, func() (bool, error) {
+		second = dbUserOrEmpty(ctx, p)
+		return second != "" && second != first, nil
+	}); err != nil {
+		t.Fatalf("the app still logs in as %s after the revoke", first)
+	}
+	if s.roleExists(t, ctx, first) {
+		t.Errorf("PostgreSQL role %s still exists after its lease was revoked", first)
+	}
+}
+
+func dbUserOrEmpty(ctx context.Context, p corev1.Pod) string {
+	var r struct {
+		User string `json:"current_user"`
+	}
+	if err := appGet(ctx, p, "/db?dir=db", &r); err != nil {
+		return ""
+	}
+	return r.User
+}
+
+func dbUser(t *testing.T, ctx context.Context, p corev1.Pod) string {
+	t.Helper()
+	var r struct {
+		User string `json:"current_user"`
+	}
+	if err := appGet(ctx, p, "/db?dir=db", &r); err != nil {
+		t.Fatalf("the app could not log into PostgreSQL: %v", err)
+	}
+	return r.User
+}
+
+// roleExists asks PostgreSQL itself.
+func (s *suite) roleExists(t *testing.T, ctx context.Context, role string) bool {
+	t.Helper()
+	e := s.bed.Vault.Env
+	cmd := exec.CommandContext(ctx, e.PSQL, "-h", e.PGHost, "-p", e.PGPort, "-U", e.PGUser, "-d", e.PGDatabase, "-tAc",
+		fmt.Sprintf("select count(*) from pg_roles where rolname = '%s'", strings.ReplaceAll(role, "'", "")))
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+e.PGPassword)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out)) != "0"
+}
+
+// Vault Kubernetes auth: the kubelet's projected token (audience vault)
+// logs in as the pod's own service account; the app cannot read it; a pod
+// of another service account never starts.
+func TestVaultKubernetesAuth(t *testing.T) {
+	s := need(t)
+	if s.bed.Vault == nil {
+		t.Skip("no Vault bed")
+	}
+	ctx := testContext(t, 4*time.Minute)
+	ns := s.newNamespace(t, "real-vault-auth")
+	b := s.bed.Backends["vault"]
+	rb := bed.NewRunbook("okx")
+	provision(t, ctx, rb, b)
+	ann := rb.Annotations(b, "1m")
+	ann["reload"] = "signal:SIGHUP:" + appName // shares the PID namespace with the agent
+	pods := s.deploy(t, ctx, workload{name: "allowed", ns: ns, backend: b, annotations: ann}, 3*time.Minute)
+	checkFiles(t, ctx, pods[0], rb)
+	var reads struct {
+		Agents []struct {
+			PID      int    `json:"pid"`
+			Readable bool   `json:"readable"`
+			Error    string `json:"error"`
+		} `json:"agents"`
+	}
+	if err := appGet(ctx, pods[0], "/read-agent-token", &reads); err != nil {
+		t.Fatalf("read-agent-token: %v", err)
+	}
+	if len(reads.Agents) == 0 {
+		t.Errorf("the app saw no agent process, though it shares the pod's PID namespace")
+	}
+	for _, r := range reads.Agents {
+		if r.Readable {
+			t.Errorf("the app read the agent's Vault token through /proc/%d/root", r.PID)
+		} else {
+			t.Logf("the app cannot read the agent's token through /proc/%d/root: %s", r.PID, r.Error)
+		}
+	}
+
+	d, err := s.deployment(ctx, workload{name: "intruder", ns: ns, backend: b, annotations: rb.Annotations(b, "1m"), serviceAccount: "intruder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := poll(ctx, time.Minute, func() (bool, error) {
+		list, err := s.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=intruder"})
+		if err != nil || len(list.Items) == 0 {
+			return false, nil
+		}
+		pod = list.Items[0]
+		st := containerStatus(pod, injector.InitContainerName)
+		return st != nil && (st.State.Running != nil || st.State.Terminated != nil), nil
+	}); err != nil {
+		t.Fatalf("the intruder's init container never started: %v", err)
+	}
+	time.Sleep(15 * time.Second)
+	cur, err := s.client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app := containerStatus(*cur, appName); app == nil || app.State.Waiting == nil || cur.Status.Phase != corev1.PodPending {
+		t.Errorf("a pod of service account intruder got past its init container: phase %s, app %+v", cur.Status.Phase, app)
+	}
+}
