@@ -36,7 +36,8 @@ const (
 	AnnotationMode = Prefix + "mode"
 
 	// AnnotationRefreshInterval is how often the sidecar polls a versioned
-	// backend: a Go duration of at least 1s. Default: the cluster's.
+	// backend: a Go duration of at least the cluster's minimum
+	// (Options.MinRefreshInterval, 30s). Default: the cluster's.
 	//
 	//	secrets.tradepulse.io/refresh-interval: 2m
 	AnnotationRefreshInterval = Prefix + "refresh-interval"
@@ -174,7 +175,7 @@ const (
 	AnnotationOptionalPrefix = Prefix + "optional-"
 
 	// AnnotationRefreshIntervalPrefix overrides refresh-interval for one
-	// secret: a Go duration of at least 1s.
+	// secret: a Go duration of at least the cluster's minimum.
 	//
 	//	secrets.tradepulse.io/refresh-interval-exchange-binance-api-key: 30s
 	AnnotationRefreshIntervalPrefix = Prefix + "refresh-interval-"

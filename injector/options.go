@@ -23,6 +23,14 @@ const (
 	DefaultVaultAudience = "vault"
 	// DefaultVaultAuthPath is Vault's default Kubernetes auth mount.
 	DefaultVaultAuthPath = "auth/kubernetes"
+	// DefaultMinRefreshInterval is the shortest refresh interval a pod may
+	// ask for: every poll is a backend call (and for a dynamic Vault secret
+	// may be a new credential), so one pod must not poll hundreds of secrets
+	// every second.
+	DefaultMinRefreshInterval = 30 * time.Second
+	// DefaultMaxSecrets caps the secrets of one pod. The runbook's largest
+	// service has a dozen; each secret is a backend call per interval.
+	DefaultMaxSecrets = 64
 	// DefaultImagePullPolicy keeps a pinned agent image off the registry's
 	// critical path at every pod start.
 	DefaultImagePullPolicy = corev1.PullIfNotPresent
@@ -90,6 +98,12 @@ type Options struct {
 	// RefreshInterval is the default poll interval; zero means the agent's
 	// default (config.DefaultRefreshInterval).
 	RefreshInterval time.Duration
+	// MinRefreshInterval is the shortest refresh interval a pod may ask
+	// for (pod-wide or per secret); zero means DefaultMinRefreshInterval.
+	MinRefreshInterval time.Duration
+	// MaxSecrets is the most secrets one pod may declare; zero means
+	// DefaultMaxSecrets.
+	MaxSecrets int
 	// Resources of the agent containers; empty means DefaultResources.
 	Resources corev1.ResourceRequirements
 	// VolumeSizeLimit of the secrets emptyDir; zero means
@@ -139,6 +153,12 @@ func (o Options) withDefaults() Options {
 	if o.RefreshInterval == 0 {
 		o.RefreshInterval = time.Duration(config.DefaultRefreshInterval)
 	}
+	if o.MinRefreshInterval == 0 {
+		o.MinRefreshInterval = DefaultMinRefreshInterval
+	}
+	if o.MaxSecrets == 0 {
+		o.MaxSecrets = DefaultMaxSecrets
+	}
 	if len(o.Resources.Requests) == 0 && len(o.Resources.Limits) == 0 && len(o.Resources.Claims) == 0 {
 		o.Resources = DefaultResources()
 	}
@@ -182,8 +202,14 @@ func (o Options) Validate() error {
 	if o.AllowHostNetwork {
 		add("allowing hostNetwork pods is not supported yet: their agent's admin API would need a credential and per-pod ports")
 	}
-	if o.RefreshInterval < time.Second {
-		add("refresh interval %s is below the 1s minimum", o.RefreshInterval)
+	switch {
+	case o.MinRefreshInterval < time.Second:
+		add("minimum refresh interval %s is below 1s", o.MinRefreshInterval)
+	case o.RefreshInterval < o.MinRefreshInterval:
+		add("refresh interval %s is below the minimum refresh interval %s", o.RefreshInterval, o.MinRefreshInterval)
+	}
+	if o.MaxSecrets < 0 {
+		add("max secrets per pod %d must be positive", o.MaxSecrets)
 	}
 	for _, name := range overLimit(o.Resources) {
 		add("agent resources: the %s request is above its limit", name)

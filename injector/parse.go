@@ -172,7 +172,7 @@ func (p *parser) refreshInterval() config.Duration {
 	if !ok {
 		return config.Duration(p.opts.RefreshInterval)
 	}
-	d, r := parseInterval(v)
+	d, r := parseInterval(v, p.opts.MinRefreshInterval)
 	if r != "" {
 		p.add(AnnotationRefreshInterval, "%s", r)
 	}

@@ -29,10 +29,27 @@ func (p *parser) secrets(decls map[string]map[string]string) []config.Secret {
 			out = append(out, s)
 		}
 	}
+	if n := declared(decls); n > p.opts.MaxSecrets {
+		// Each secret is a backend call per refresh interval: the cap is
+		// the cluster's, and past it the secrets are not even read.
+		p.add(AnnotationSecretPrefix+"*", "the pod declares %d secrets; this cluster allows at most %d per pod", n, p.opts.MaxSecrets)
+		return nil
+	}
 	if len(out) == 0 && len(p.probs) == 0 {
 		p.add(AnnotationInject, "is \"true\" but no %s<name> annotation declares a secret", AnnotationSecretPrefix)
 	}
 	return out
+}
+
+// declared counts the secret-<name> keys.
+func declared(decls map[string]map[string]string) int {
+	n := 0
+	for _, vals := range decls {
+		if _, ok := vals[AnnotationSecretPrefix]; ok {
+			n++
+		}
+	}
+	return n
 }
 
 // secret reads the keys of one declared secret.
@@ -97,7 +114,7 @@ func (p *parser) secret(name string, vals map[string]string) (config.Secret, boo
 		s.Optional = b
 	}
 	if v, ok := vals[AnnotationRefreshIntervalPrefix]; ok {
-		d, r := parseInterval(v)
+		d, r := parseInterval(v, p.opts.MinRefreshInterval)
 		if r != "" {
 			p.add(key(AnnotationRefreshIntervalPrefix), "%s", r)
 		}

@@ -83,7 +83,13 @@ func TestParseDenials(t *testing.T) {
 		{"file mode not octal", map[string]string{AnnotationFileModePrefix + "api-key": "rw"},
 			`annotation secrets.tradepulse.io/file-mode-api-key: "rw" must be octal permissions such as "0400" or "0440"`},
 		{"negative interval", map[string]string{AnnotationRefreshInterval: "-1s"},
-			`annotation secrets.tradepulse.io/refresh-interval: "-1s" is below the 1s minimum`},
+			`annotation secrets.tradepulse.io/refresh-interval: "-1s" is below this cluster's minimum refresh interval of 30s`},
+		{"interval below the cluster's minimum", map[string]string{AnnotationRefreshInterval: "29s"},
+			`annotation secrets.tradepulse.io/refresh-interval: "29s" is below this cluster's minimum refresh interval of 30s`},
+		{"secret's interval below the cluster's minimum", map[string]string{AnnotationRefreshIntervalPrefix + "api-key": "1s"},
+			`annotation secrets.tradepulse.io/refresh-interval-api-key: "1s" is below this cluster's minimum refresh interval of 30s`},
+		{"more secrets than the cluster allows", manySecrets(DefaultMaxSecrets + 1),
+			`annotation secrets.tradepulse.io/secret-*: the pod declares 65 secrets; this cluster allows at most 64 per pod`},
 		{"json target both file and directory", map[string]string{AnnotationFormatPrefix + "api-key": "json", AnnotationFieldsPrefix + "api-key": "a=tls,b=tls/key"},
 			`annotation secrets.tradepulse.io/fields-api-key: "tls" is both a file and a directory of "tls/key"`},
 		{"field listed twice", map[string]string{AnnotationFormatPrefix + "api-key": "json", AnnotationFieldsPrefix + "api-key": "a=x,a=y"},
@@ -125,6 +131,33 @@ func TestParseDenials(t *testing.T) {
 				t.Errorf("denial (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// manySecrets declares n secrets, api-key among them.
+func manySecrets(n int) map[string]string {
+	ann := map[string]string{}
+	for i := range n - 1 {
+		ann[fmt.Sprintf("%ss%03d", AnnotationSecretPrefix, i)] = "ref"
+	}
+	return ann
+}
+
+// TestClusterLimitsAreOptions: the minimum interval and the secrets cap are
+// the cluster's to set.
+func TestClusterLimitsAreOptions(t *testing.T) {
+	opts := testOptions()
+	opts.MinRefreshInterval = 5 * time.Second
+	opts.MaxSecrets = 2
+	ann := validAnnotations()
+	ann[AnnotationRefreshInterval] = "5s"
+	if _, err := Parse(ann, opts); err != nil {
+		t.Errorf("5s with a 5s minimum: %v", err)
+	}
+	maps.Copy(ann, manySecrets(3))
+	want := "annotation secrets.tradepulse.io/secret-*: the pod declares 3 secrets; this cluster allows at most 2 per pod"
+	if _, err := Parse(ann, opts); err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }
 
@@ -172,6 +205,12 @@ func TestParseAccepts(t *testing.T) {
 				}
 			}},
 		{"vault-address equal to the default", map[string]string{AnnotationBackend: "vault", AnnotationVaultRole: "r", AnnotationVaultAddress: "https://vault.vault.svc:8200"}, nil},
+		{"interval at the cluster's minimum", map[string]string{AnnotationRefreshInterval: "30s", AnnotationRefreshIntervalPrefix + "api-key": "0.5m"}, nil},
+		{"as many secrets as the cluster allows", manySecrets(DefaultMaxSecrets), func(t *testing.T, s *Spec) {
+			if len(s.Config.Secrets) != DefaultMaxSecrets {
+				t.Errorf("%d secrets, want %d", len(s.Config.Secrets), DefaultMaxSecrets)
+			}
+		}},
 		{"owner gid 0", map[string]string{AnnotationOwner: "1000:0"}, func(t *testing.T, s *Spec) {
 			if diff := cmp.Diff(&config.Owner{UID: 1000, GID: 0}, s.Config.Owner); diff != "" {
 				t.Errorf("owner (-want +got):\n%s", diff)
@@ -250,6 +289,12 @@ func TestOptionsValidate(t *testing.T) {
 			"injector options: allowed vault address \"vault:8200\": \"vault:8200\" must be an http(s) URL such as \"https://vault.vault.svc:8200\""},
 		{"negative uid", func(o *Options) { o.AgentUID = -1 },
 			"injector options: agent uid -1: must be a non-root uid"},
+		{"default interval below the minimum", func(o *Options) { o.RefreshInterval = 10 * time.Second },
+			"injector options: refresh interval 10s is below the minimum refresh interval 30s"},
+		{"minimum interval below 1s", func(o *Options) { o.MinRefreshInterval = time.Millisecond; o.RefreshInterval = time.Second },
+			"injector options: minimum refresh interval 1ms is below 1s"},
+		{"negative secrets cap", func(o *Options) { o.MaxSecrets = -1 },
+			"injector options: max secrets per pod -1 must be positive"},
 		{"host network allowed", func(o *Options) { o.AllowHostNetwork = true },
 			"injector options: allowing hostNetwork pods is not supported yet: their agent's admin API would need a credential and per-pod ports"},
 	}

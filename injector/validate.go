@@ -47,16 +47,29 @@ func hasControl(s string) bool {
 	return strings.ContainsFunc(s, unicode.IsControl)
 }
 
-// parseInterval reads a Go duration of at least one second.
-func parseInterval(v string) (time.Duration, string) {
+// parseInterval reads a Go duration of at least min (the cluster's
+// minimum, itself at least one second).
+func parseInterval(v string, min time.Duration) (time.Duration, string) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		return 0, fmt.Sprintf("%s is not a Go duration such as \"30s\" or \"5m\"", quote(v))
 	}
-	if d < time.Second {
-		return 0, fmt.Sprintf("%s is below the 1s minimum", quote(v))
+	if d < min {
+		return 0, fmt.Sprintf("%s is below this cluster's minimum refresh interval of %s", quote(v), shortDuration(min))
 	}
 	return d, ""
+}
+
+// shortDuration writes a duration as a person would: "5m", not "5m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // parseBool accepts exactly "true" or "false": "yes" or "1" are more likely

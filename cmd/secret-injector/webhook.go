@@ -61,6 +61,8 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 	fs.BoolVar(&o.GCPInsecure, "gcp-insecure", false, "plaintext gRPC without credentials to --gcp-endpoint (test beds only)")
 	fs.StringVar(&o.AWSEndpoint, "aws-endpoint", "", "Secrets Manager endpoint override (VPC endpoint, test bed)")
 	fs.DurationVar(&refresh, "refresh-interval", 5*time.Minute, "agents' default refresh interval")
+	fs.DurationVar(&o.MinRefreshInterval, "min-refresh-interval", injector.DefaultMinRefreshInterval, "shortest refresh interval a pod may ask for; shorter is denied")
+	fs.IntVar(&o.MaxSecrets, "max-secrets-per-pod", injector.DefaultMaxSecrets, "most secrets one pod may declare; more is denied")
 	fs.StringVar(&cpuReq, "agent-cpu-request", "10m", "agent CPU request")
 	fs.StringVar(&memReq, "agent-memory-request", "24Mi", "agent memory request")
 	fs.StringVar(&memLim, "agent-memory-limit", "64Mi", "agent memory limit")

@@ -4,6 +4,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tradepulse/secret-injector/injector"
 )
 
 // webhookBase is a valid webhook command line every case below extends.
@@ -21,6 +24,9 @@ func TestWebhookFlagsRefuse(t *testing.T) {
 		want string
 	}{
 		{"host network is not supported yet", []string{"--allow-host-network=true"}, "allowing hostNetwork pods is not supported yet"},
+		{"default interval below the minimum", []string{"--refresh-interval=10s"}, "refresh interval 10s is below the minimum refresh interval 30s"},
+		{"minimum below 1s", []string{"--min-refresh-interval=0.5s"}, "minimum refresh interval 500ms is below 1s"},
+		{"negative secrets cap", []string{"--max-secrets-per-pod=-1"}, "max secrets per pod -1 must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := parseWebhookFlags(append(webhookBase(), tc.args...), io.Discard)
@@ -39,5 +45,15 @@ func TestWebhookFlagsAccept(t *testing.T) {
 	}
 	if c.Injector.AllowHostNetwork {
 		t.Error("AllowHostNetwork = true")
+	}
+	if c.Injector.MinRefreshInterval != injector.DefaultMinRefreshInterval || c.Injector.MaxSecrets != injector.DefaultMaxSecrets {
+		t.Errorf("limits %s, %d; want the injector's defaults", c.Injector.MinRefreshInterval, c.Injector.MaxSecrets)
+	}
+	c, _, err = parseWebhookFlags(append(webhookBase(), "--min-refresh-interval=1s", "--refresh-interval=2s", "--max-secrets-per-pod=8"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Injector.MinRefreshInterval != time.Second || c.Injector.MaxSecrets != 8 {
+		t.Errorf("limits %s, %d; want 1s, 8", c.Injector.MinRefreshInterval, c.Injector.MaxSecrets)
 	}
 }
