@@ -88,7 +88,8 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 			Requests: corev1.ResourceList{corev1.ResourceCPU: qty("agent-cpu-request"), corev1.ResourceMemory: qty("agent-memory-request")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: qty("agent-memory-limit")},
 		},
-		VolumeSizeLimit: qty("volume-size-limit"),
+		VolumeSizeLimit:  qty("volume-size-limit"),
+		AllowHostNetwork: f["allow-host-network"] == "true",
 	}
 }
 
@@ -100,7 +101,8 @@ func TestWebhookFlags(t *testing.T) {
 	always := []string{"port", "cert-dir", "tls-mode", "namespace", "service-name", "webhook-config-name",
 		"tls-secret-name", "probe-addr", "metrics-addr", "default-backend", "enabled-backends",
 		"agent-image", "image-pull-policy", "native-sidecars", "vault-auth-path", "vault-audience",
-		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit"}
+		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
+		"allow-host-network"}
 	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region"}
 	for _, rc := range renderCases(t) {
 		t.Run(rc.name, func(t *testing.T) {

@@ -73,6 +73,11 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 			want: "at '/defaults/vault/address'",
 		},
 		{
+			name:   "hostNetwork pods cannot be allowed yet",
+			values: map[string]any{"defaults": map[string]any{"allowHostNetwork": true}},
+			want:   "at '/defaults/allowHostNetwork'",
+		},
+		{
 			name:   "refresh interval not a duration",
 			values: map[string]any{"defaults": map[string]any{"refreshInterval": "5 minutes"}},
 			want:   "at '/defaults/refreshInterval'",
