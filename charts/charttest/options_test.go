@@ -2,6 +2,7 @@ package charttest
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,14 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 	if err != nil {
 		t.Fatalf("--refresh-interval: %v", err)
 	}
+	minInterval, err := time.ParseDuration(f["min-refresh-interval"])
+	if err != nil {
+		t.Fatalf("--min-refresh-interval: %v", err)
+	}
+	maxSecrets, err := strconv.Atoi(f["max-secrets-per-pod"])
+	if err != nil {
+		t.Fatalf("--max-secrets-per-pod: %v", err)
+	}
 	qty := func(name string) resource.Quantity {
 		q, err := resource.ParseQuantity(f[name])
 		if err != nil {
@@ -88,8 +97,10 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 			Requests: corev1.ResourceList{corev1.ResourceCPU: qty("agent-cpu-request"), corev1.ResourceMemory: qty("agent-memory-request")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: qty("agent-memory-limit")},
 		},
-		VolumeSizeLimit:  qty("volume-size-limit"),
-		AllowHostNetwork: f["allow-host-network"] == "true",
+		VolumeSizeLimit:    qty("volume-size-limit"),
+		AllowHostNetwork:   f["allow-host-network"] == "true",
+		MinRefreshInterval: minInterval,
+		MaxSecrets:         maxSecrets,
 	}
 }
 
@@ -102,7 +113,7 @@ func TestWebhookFlags(t *testing.T) {
 		"tls-secret-name", "probe-addr", "metrics-addr", "default-backend", "enabled-backends",
 		"agent-image", "image-pull-policy", "native-sidecars", "vault-auth-path", "vault-audience",
 		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
-		"allow-host-network"}
+		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod"}
 	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region"}
 	for _, rc := range renderCases(t) {
 		t.Run(rc.name, func(t *testing.T) {

@@ -78,6 +78,16 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 			want:   "at '/defaults/allowHostNetwork'",
 		},
 		{
+			name:   "no secrets allowed per pod",
+			values: map[string]any{"defaults": map[string]any{"maxSecretsPerPod": 0}},
+			want:   "at '/defaults/maxSecretsPerPod'",
+		},
+		{
+			name:   "minimum refresh interval not a duration",
+			values: map[string]any{"defaults": map[string]any{"minRefreshInterval": "half a minute"}},
+			want:   "at '/defaults/minRefreshInterval'",
+		},
+		{
 			name:   "refresh interval not a duration",
 			values: map[string]any{"defaults": map[string]any{"refreshInterval": "5 minutes"}},
 			want:   "at '/defaults/refreshInterval'",
