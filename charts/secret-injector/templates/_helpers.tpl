@@ -90,15 +90,24 @@ The Secret holding the serving certificate: written by the webhook
 {{- end }}
 {{- end }}
 
+{{/*
+A scalar value as a string: helm makes `--set x=2` an int64 and a YAML 2 a
+float64, which printf "%s" or toString would spell "%!s(int64=2)" or
+"2e+06"; a whole number is written without exponent.
+*/}}
+{{- define "secret-injector.str" -}}
+{{- if kindIs "float64" . }}{{ printf "%.0f" . }}{{ else }}{{ toString . }}{{ end }}
+{{- end }}
+
 {{/* The webhook image, repository:tag; the tag defaults to appVersion. */}}
 {{- define "secret-injector.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" .Values.image.repository (include "secret-injector.str" (default .Chart.AppVersion .Values.image.tag)) }}
 {{- end }}
 
 {{/* The agent image injected into pods; defaults to the webhook's image. */}}
 {{- define "secret-injector.agentImage" -}}
 {{- $img := .Values.defaults.agent.image }}
-{{- printf "%s:%s" (default .Values.image.repository $img.repository) (default (default .Chart.AppVersion .Values.image.tag) $img.tag) }}
+{{- printf "%s:%s" (default .Values.image.repository $img.repository) (include "secret-injector.str" (default (default .Chart.AppVersion .Values.image.tag) $img.tag)) }}
 {{- end }}
 
 {{/* The in-cluster DNS names of the webhook Service, for the certificate. */}}
