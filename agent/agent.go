@@ -58,6 +58,8 @@ type Agent struct {
 	// runCtx is the sidecar loop's context, used for background work that a
 	// request (admin) starts but that must outlive the request.
 	runCtx context.Context
+	// shutdownTimeout bounds what RunSidecar does after its context ends.
+	shutdownTimeout time.Duration
 }
 
 // secretState is one secret's last known state; fields are guarded by
@@ -95,6 +97,9 @@ type Options struct {
 	Log     *slog.Logger
 	// Mode is "init" or "sidecar", for status only.
 	Mode string
+	// ShutdownTimeout bounds the sidecar's work after its context ends
+	// (revoking leases); 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
 }
 
 // New builds an agent. The config must be normalised and valid.
@@ -109,6 +114,11 @@ func New(o Options) *Agent {
 		log:         o.Log,
 		mode:        o.Mode,
 		wake:        make(chan struct{}, 1),
+
+		shutdownTimeout: o.ShutdownTimeout,
+	}
+	if a.shutdownTimeout <= 0 {
+		a.shutdownTimeout = DefaultShutdownTimeout
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -23,6 +23,10 @@ type fakeBackend struct {
 	revoked  []string
 	leaseEnd map[string]chan struct{} // closed: the lease cannot be renewed further
 	renewals int
+	// revokeHangs makes Revoke wait for its context, as a call to a Vault
+	// that does not answer does; revokeCalls counts the calls.
+	revokeHangs bool
+	revokeCalls int
 }
 
 func newFake() *fakeBackend {
@@ -127,7 +131,15 @@ func (f *fakeBackend) endLease(id string) {
 	close(f.leaseEnd[id])
 }
 
-func (f *fakeBackend) Revoke(_ context.Context, id string) error {
+func (f *fakeBackend) Revoke(ctx context.Context, id string) error {
+	f.mu.Lock()
+	f.revokeCalls++
+	hangs := f.revokeHangs
+	f.mu.Unlock()
+	if hangs {
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.revoked = append(f.revoked, id)

@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tradepulse/secret-injector/agent/admin"
 	"github.com/tradepulse/secret-injector/agent/backend"
@@ -13,6 +16,12 @@ import (
 // DefaultRevokeGrace is how long an old lease outlives its replacement
 // when the config does not say: long enough for the app to reload.
 const DefaultRevokeGrace = 30 * time.Second
+
+// DefaultShutdownTimeout bounds the work the sidecar does once told to
+// stop (revoking its leases): well inside a pod's default
+// terminationGracePeriodSeconds of 30 s, so that the kubelet's SIGKILL
+// does not cut it short.
+const DefaultShutdownTimeout = 20 * time.Second
 
 // startKeeper keeps lease alive in the background (sidecar only). When the
 // backend says the lease can no longer be renewed, the secret is fetched
@@ -189,16 +198,54 @@ func (a *Agent) revokeAndReplace(ctx context.Context, lk backend.LeaseKeeper, st
 	return rv
 }
 
-// revokeOnShutdown revokes every held lease when the config asks for it.
+// revokeOnShutdown revokes every held lease when the config asks for it,
+// fetchConcurrency at a time, all within one deadline (a.shutdownTimeout)
+// that ends before the pod's grace period does: with the backend down,
+// shutdown takes that long, not one call timeout per lease. A lease not
+// revoked by then is left to expire on its own.
 func (a *Agent) revokeOnShutdown() {
 	v := a.cfg.Backend.Vault
 	lk, ok := a.backend.(backend.LeaseKeeper)
 	if v == nil || !v.RevokeOnShutdown || !ok {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.shutdownTimeout)
+	defer cancel()
+	type heldLease struct{ secret, id string }
+	var held []heldLease
 	for _, st := range a.secrets {
 		if lease := a.heldLease(st); lease != nil {
-			_ = a.revoke(context.Background(), lk, st.spec.Name, lease.ID)
+			held = append(held, heldLease{st.spec.Name, lease.ID})
 		}
+	}
+	var revoked atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var g errgroup.Group
+		g.SetLimit(fetchConcurrency)
+		for _, l := range held {
+			if ctx.Err() != nil {
+				break
+			}
+			g.Go(func() error {
+				if ctx.Err() != nil {
+					return nil // the deadline passed while this waited for a slot
+				}
+				if a.revoke(ctx, lk, l.secret, l.id) == nil {
+					revoked.Add(1)
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// A backend call that ignores its context must not hold the pod
+		// past its grace period.
+		a.log.Warn("shutdown deadline reached; leases not revoked yet are left to expire",
+			"deadline", a.shutdownTimeout, "leases", len(held), "revoked", revoked.Load())
 	}
 }

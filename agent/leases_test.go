@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -216,6 +218,65 @@ func TestRevokeOnShutdown(t *testing.T) {
 			t.Fatalf("revoked on shutdown: %v", f.revokedLeases())
 		}
 	})
+}
+
+// With Vault down every revocation hangs until its deadline. Shutdown must
+// still end within one deadline below the pod's grace period, however many
+// leases there are: revocations run side by side under one deadline, not
+// one call timeout after another.
+func TestShutdownIsBoundedWhenRevocationsHang(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		timeout  time.Duration // Options.ShutdownTimeout
+		deadline time.Duration
+	}{
+		{"default", 0, DefaultShutdownTimeout},
+		{"configured", 5 * time.Second, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const leases = fetchConcurrency + 4 // more than run at once
+				f := leasedFake()
+				h := newHarness(t, f, f, func(c *config.Config) {
+					dbConfig(c)
+					c.Backend.Vault.RevokeOnShutdown = true
+					c.Secrets = nil
+					for i := range leases {
+						ref := fmt.Sprintf("database/creds/app-%d", i)
+						f.set(ref, `{"username":"u","password":"`+sentinel+`"}`)
+						c.Secrets = append(c.Secrets, config.Secret{Name: fmt.Sprintf("db-%d", i), Ref: ref,
+							Format: config.FormatJSON, Mode: 0o400, RefreshInterval: c.RefreshInterval})
+					}
+				})
+				h.agent.shutdownTimeout = cmp.Or(tc.timeout, h.agent.shutdownTimeout)
+				stop := h.runSidecar(t.Context())
+				synctest.Wait()
+				if n := len(h.agent.Status().Secrets); n != leases {
+					t.Fatalf("%d secrets", n)
+				}
+				f.mu.Lock()
+				f.revokeHangs = true
+				f.mu.Unlock()
+
+				start := time.Now()
+				stop()
+				took := time.Since(start)
+				if took > tc.deadline {
+					t.Errorf("shutdown took %s with Vault down, want at most %s", took, tc.deadline)
+				}
+				f.mu.Lock()
+				calls := f.revokeCalls
+				f.mu.Unlock()
+				// One after another, only the first would have been tried.
+				if calls != fetchConcurrency {
+					t.Errorf("%d revocations tried within the deadline, want %d side by side", calls, fetchConcurrency)
+				}
+				if !strings.Contains(h.logs.String(), "shutdown deadline reached") && !strings.Contains(h.logs.String(), "revoking lease failed") {
+					t.Errorf("nothing logged about the leases left to expire:\n%s", h.logs)
+				}
+			})
+		})
+	}
 }
 
 // counterSum sums a counter family over all its label sets.
