@@ -2,11 +2,16 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tradepulse/secret-injector/agent/backend"
+	"github.com/tradepulse/secret-injector/agent/config"
 	"github.com/tradepulse/secret-injector/agent/sink"
 )
 
@@ -61,8 +66,9 @@ func (a *Agent) stateFile() sink.File {
 	return sink.File{Path: StateFile, Data: data, Mode: 0o400, UID: -1, GID: -1}
 }
 
-// resume loads what an earlier agent in this pod wrote. A missing or
-// unreadable state only means the first refresh fetches everything.
+// resume loads what an earlier agent in this pod wrote. A missing,
+// unreadable or invalid state only means the first refresh fetches
+// everything.
 func (a *Agent) resume() {
 	dir := a.cfg.MountPath
 	data, err := os.ReadFile(filepath.Join(dir, StateFile))
@@ -71,7 +77,11 @@ func (a *Agent) resume() {
 	}
 	var s savedState
 	if err := json.Unmarshal(data, &s); err != nil {
-		a.log.Warn("ignoring unreadable agent state", "file", StateFile, "err", err)
+		a.log.Warn("ignoring unreadable agent state; fetching every secret afresh", "file", StateFile, "err", err)
+		return
+	}
+	if err := a.validateState(s); err != nil {
+		a.log.Warn("ignoring invalid agent state; fetching every secret afresh", "file", StateFile, "err", err)
 		return
 	}
 	now := time.Now()
@@ -105,4 +115,76 @@ func readBack(dir string, saved []savedFile) ([]sink.File, bool) {
 		files = append(files, sink.File{Path: f.Path, Data: data, Mode: f.Mode, UID: f.UID, GID: f.GID})
 	}
 	return files, true
+}
+
+// Bounds of the strings a state file holds: versions and lease ids are
+// identifiers, never long, never more than printable ASCII.
+const maxStateIDLength = 1024
+
+// validateState checks everything resume would act on, so that a state
+// file that is corrupt, or written by something else, cannot make the
+// agent read outside its volume, write a payload the writer rejects (the
+// agent would fail every write from then on), or revoke a made-up lease.
+// Any problem discards the whole state. Problems name the secret and the
+// field, never the content: a state file holds no values, but a corrupt
+// one might.
+func (a *Agent) validateState(s savedState) error {
+	var errs []error
+	names := make([]string, 0, len(s.Secrets))
+	for name := range s.Secrets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		saved := s.Secrets[name]
+		if a.find(name) == nil {
+			errs = append(errs, errors.New("an entry names a secret the config does not have"))
+			continue
+		}
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("secret %s: "+format, append([]any{name}, args...)...))
+		}
+		if !validStateID(saved.Version, true) {
+			bad("version is too long or holds characters other than printable ASCII")
+		}
+		if l := saved.Lease; l != nil && !validStateID(l.ID, false) {
+			bad("lease id is empty, too long or holds characters other than printable ASCII")
+		}
+		seen := map[string]bool{}
+		for i, f := range saved.Files {
+			switch {
+			case config.ValidatePath(f.Path) != nil:
+				bad("files[%d].path is not a relative path inside the volume", i)
+			case f.Path != name && !strings.HasPrefix(f.Path, name+"/"):
+				bad("files[%d].path lies outside the secret's own name", i)
+			case seen[f.Path]:
+				bad("files[%d].path is listed twice", i)
+			}
+			seen[f.Path] = true
+			if f.Mode&^os.ModePerm != 0 {
+				bad("files[%d].mode has bits other than permissions", i)
+			}
+			if f.UID < -1 || f.GID < -1 {
+				bad("files[%d]: uid and gid must be -1 or more", i)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validStateID reports whether s is printable ASCII without spaces, at
+// most maxStateIDLength bytes, and not empty unless empty is allowed.
+func validStateID(s string, empty bool) bool {
+	if s == "" {
+		return empty
+	}
+	if len(s) > maxStateIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
