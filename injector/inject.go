@@ -37,7 +37,7 @@ func Inject(pod *corev1.Pod, opts Options) (changed bool, err error) {
 	}
 	opts = opts.withDefaults()
 	spec, optedIn, probs := parse(pod.Annotations, opts)
-	if !optedIn {
+	if !optedIn || spec == nil {
 		return false, probs.err()
 	}
 	out := pod.DeepCopy()

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/tradepulse/secret-injector/agent/config"
@@ -77,6 +78,9 @@ func parse(ann map[string]string, opts Options) (*Spec, bool, problems) {
 	if !on {
 		return nil, false, nil
 	}
+	if !p.bounded() {
+		return nil, true, p.probs
+	}
 
 	decls := p.classify()
 	p.status()
@@ -104,11 +108,43 @@ func parse(ann map[string]string, opts Options) (*Spec, bool, problems) {
 	return spec, true, p.probs
 }
 
+// bounded checks, in one pass that allocates nothing, that the pod's
+// annotations are small enough to read: the API server enforces Kubernetes'
+// 256 KiB limit on a pod's annotations only after the mutating webhooks, so
+// a pod far over it would otherwise cost a key-by-key reading (issue #13: a
+// 3 MB pod with 37,000 of our keys). Past either limit the pod is denied with
+// one line, and nothing else is read.
+func (p *parser) bounded() bool {
+	total, ours := 0, 0
+	for k, v := range p.ann {
+		total += len(k) + len(v)
+		if strings.HasPrefix(k, Prefix) {
+			ours++
+		}
+	}
+	if total > apivalidation.TotalAnnotationSizeLimitB {
+		p.add(Prefix+"*", "the pod's annotations total %d bytes, over the %d bytes Kubernetes allows (the API server would refuse the pod)", total, apivalidation.TotalAnnotationSizeLimitB)
+		return false
+	}
+	if max := maxOurKeys(p.opts); ours > max {
+		p.add(Prefix+"*", "the pod has %d annotations under %s, more than the %d a pod can use with this cluster's %d secrets per pod", ours, Prefix, max, p.opts.MaxSecrets)
+		return false
+	}
+	return true
+}
+
+// maxOurKeys is the most keys under our prefix a valid pod can have: every
+// pod-level key, and every per-secret key for as many secrets as allowed.
+func maxOurKeys(opts Options) int {
+	return len(podKeys) + opts.MaxSecrets*len(secretKeyPrefixes)
+}
+
 // classify sorts our keys into pod-level keys (read later by name) and
 // per-secret keys (returned by secret name, then key prefix), and denies
 // every other key under our prefix.
 func (p *parser) classify() map[string]map[string]string {
 	decls := map[string]map[string]string{}
+	unknown := 0
 	for _, k := range sortedKeys(p.ann) {
 		if !strings.HasPrefix(k, Prefix) {
 			continue
@@ -141,11 +177,18 @@ func (p *parser) classify() map[string]map[string]string {
 		if matched {
 			continue
 		}
-		if s := suggest(k); s != "" {
-			p.add(k, "unknown key; did you mean %s?", s)
-		} else {
-			p.add(k, "unknown key; ANNOTATIONS.md lists the keys under %s", Prefix)
+		// Keys are visited in order and a denial shows the first
+		// maxProblems problems by key, so an unknown key past the first
+		// maxProblems unknown ones is never shown: it gets no "did you
+		// mean", which costs an edit distance per known key.
+		unknown++
+		if s := ""; unknown <= maxProblems {
+			if s = suggest(k); s != "" {
+				p.add(k, "unknown key; did you mean %s?", s)
+				continue
+			}
 		}
+		p.add(k, "unknown key; ANNOTATIONS.md lists the keys under %s", Prefix)
 	}
 	return decls
 }
