@@ -148,10 +148,11 @@ const (
 	AnnotationFormatPrefix = Prefix + "format-"
 
 	// AnnotationTemplatePrefix is the Go text/template for format template.
-	// Functions: b64enc b64dec trim upper lower json.
+	// Its data is .Data (the secret's JSON fields), .Raw (its text) and
+	// .Version. Functions: b64enc b64dec trim upper lower json.
 	//
 	//	secrets.tradepulse.io/template-mlflow: |
-	//	  MLFLOW_TRACKING_USERNAME={{ .username }}
+	//	  MLFLOW_TRACKING_USERNAME={{ .Data.username }}
 	AnnotationTemplatePrefix = Prefix + "template-"
 
 	// AnnotationFieldsPrefix picks and renames JSON fields, comma-separated

@@ -345,7 +345,7 @@ func TestLargeAnnotations(t *testing.T) {
 func TestConfigSizeLimit(t *testing.T) {
 	ann := validAnnotations()
 	ann[AnnotationFormatPrefix+"api-key"] = "template"
-	ann[AnnotationTemplatePrefix+"api-key"] = strings.Repeat("{{ .x }}\n", maxConfigBytes/9+1)
+	ann[AnnotationTemplatePrefix+"api-key"] = strings.Repeat("{{ .Data.x }}\n", maxConfigBytes/14+1)
 	_, err := Parse(ann, testOptions())
 	want := "annotation secrets.tradepulse.io/*: the agent config they make is "
 	if err == nil || !strings.HasPrefix(err.Error(), want) {

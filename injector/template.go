@@ -46,6 +46,112 @@ func templateProblem(key, body string) string {
 			return fmt.Sprintf("the Go template calls template %s, which it does not define", quote(name))
 		}
 	}
+	if t.Tree != nil {
+		if r := dataFieldProblem(t.Tree.Root, true); r != "" {
+			return r
+		}
+	}
+	return ""
+}
+
+// Data is what the agent's renderer (agent/render) gives a template: the
+// secret parsed as a JSON object (.Data), its text (.Raw) and the backend's
+// version (.Version). Nothing else exists at the top level.
+const (
+	fieldData    = "Data"
+	fieldRaw     = "Raw"
+	fieldVersion = "Version"
+)
+
+// dataFieldProblem finds a field read from the top-level data that the
+// agent does not provide ("{{ .username }}" parses, and the webhook used to
+// admit it, but every render fails). root says whether the dot is the
+// top-level data here: with and range rebind it in their bodies (not in
+// their else branches), and $ always is. Templates made with define get
+// whatever dot their caller passes, so only the main template is walked.
+func dataFieldProblem(n tparse.Node, root bool) string {
+	switch n := n.(type) {
+	case *tparse.ListNode:
+		if n == nil {
+			return ""
+		}
+		for _, c := range n.Nodes {
+			if r := dataFieldProblem(c, root); r != "" {
+				return r
+			}
+		}
+	case *tparse.ActionNode:
+		return dataFieldProblem(n.Pipe, root)
+	case *tparse.PipeNode:
+		if n == nil {
+			return ""
+		}
+		for _, c := range n.Cmds {
+			if r := dataFieldProblem(c, root); r != "" {
+				return r
+			}
+		}
+	case *tparse.CommandNode:
+		for _, a := range n.Args {
+			if r := dataFieldProblem(a, root); r != "" {
+				return r
+			}
+		}
+	case *tparse.ChainNode:
+		// (pipeline).field: the fields apply to the pipeline's result.
+		return dataFieldProblem(n.Node, root)
+	case *tparse.FieldNode:
+		if root {
+			return fieldProblem(n.Ident)
+		}
+	case *tparse.VariableNode:
+		if len(n.Ident) > 1 && n.Ident[0] == "$" {
+			return fieldProblem(n.Ident[1:])
+		}
+	case *tparse.IfNode:
+		return firstOf(dataFieldProblem(n.Pipe, root), dataFieldProblem(n.List, root), dataFieldProblem(n.ElseList, root))
+	case *tparse.WithNode:
+		return firstOf(dataFieldProblem(n.Pipe, root), dataFieldProblem(n.List, false), dataFieldProblem(n.ElseList, root))
+	case *tparse.RangeNode:
+		return firstOf(dataFieldProblem(n.Pipe, root), dataFieldProblem(n.List, false), dataFieldProblem(n.ElseList, root))
+	case *tparse.TemplateNode:
+		return dataFieldProblem(n.Pipe, root)
+	}
+	return ""
+}
+
+// fieldProblem checks a chain of fields read from the top-level data.
+func fieldProblem(idents []string) string {
+	path := "." + strings.Join(idents, ".")
+	show := templateName.MatchString(path)
+	switch idents[0] {
+	case fieldData:
+		return ""
+	case fieldRaw, fieldVersion:
+		if len(idents) == 1 {
+			return ""
+		}
+		what := "text"
+		if idents[0] == fieldRaw {
+			what = "the secret's text"
+		}
+		if !show {
+			path = "a field of ." + idents[0]
+		}
+		return fmt.Sprintf("the Go template reads %s, but .%s is %s and has no fields", path, idents[0], what)
+	}
+	if !show {
+		return "the Go template reads a field other than .Data, .Raw and .Version; a template's data has only .Data (the secret's JSON fields: write .Data.<field>), .Raw (its text) and .Version"
+	}
+	return fmt.Sprintf("the Go template reads %s, but a template's data has only .Data (the secret's JSON fields: write .Data%s), .Raw (its text) and .Version", path, path)
+}
+
+func firstOf(reasons ...string) string {
+	for _, r := range reasons {
+		if r != "" {
+			return r
+		}
+	}
 	return ""
 }
 
