@@ -17,8 +17,9 @@ const fetchTimeout = 30 * time.Second
 
 // refresh brings one secret up to date with the backend and records the
 // outcome in its state and metrics. force skips the cheap version check
-// (and, for a leased secret, asks for new credentials). It reports whether
-// the secret's files changed; the caller writes the payload.
+// (and, for a leased secret, asks for new credentials, which come with a
+// new version). It reports whether the secret's files changed; the caller
+// writes the payload.
 func (a *Agent) refresh(ctx context.Context, st *secretState, force bool) (changed bool) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
@@ -52,7 +53,10 @@ func (a *Agent) refresh(ctx context.Context, st *secretState, force bool) (chang
 	if err != nil {
 		return a.fail(st, err)
 	}
-	if present && sec.Version == held && !force {
+	// Forced or not, the version fetched tells whether anything changed: a
+	// forced refresh (admin, a lease to replace) of a secret the backend
+	// still holds at the same version is unchanged.
+	if present && sec.Version == held {
 		a.succeed(st, held, nil, sec.Lease, metrics.ResultUnchanged)
 		return false
 	}

@@ -2,6 +2,10 @@
 // sentinel errors that tell "gone or denied" (fail closed) apart from
 // transient failures (keep the last good value), and optional interfaces
 // for cheap version checks, change notification and leases.
+//
+// A backend logs through the logger its constructor is given and adds no
+// "backend" attribute of its own: the caller's logger already names the
+// backend, and slog would repeat the key on every line.
 package backend
 
 import (

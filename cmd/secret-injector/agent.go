@@ -52,15 +52,22 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
 	return f, nil
 }
 
-func newLogger(format string) *slog.Logger {
+func newLogger(format string) *slog.Logger { return newLoggerTo(os.Stderr, format) }
+
+func newLoggerTo(w io.Writer, format string) *slog.Logger {
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+		return slog.New(slog.NewTextHandler(w, nil))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
 func runAgent(ctx context.Context, args []string) error {
-	f, err := parseAgentFlags(args, os.Stderr)
+	return agentMain(ctx, args, os.Stderr)
+}
+
+// agentMain is the agent subcommand, logging to stderr.
+func agentMain(ctx context.Context, args []string, stderr io.Writer) error {
+	f, err := parseAgentFlags(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -68,7 +75,9 @@ func runAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
+	// The one place that names the backend on the logger: the backends
+	// log through it and add no key of their own.
+	log := newLoggerTo(stderr, f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a, closeBackend, err := buildAgent(ctx, cfg, f.mode, log, metrics.New(reg))

@@ -30,7 +30,7 @@ func runFetch(ctx context.Context, args []string) error {
 	}
 	cfg.MountPath = *out
 	warnIfNotIgnored(*out)
-	log := newLogger(*logFormat)
+	log := newLogger(*logFormat).With("backend", cfg.Backend.Type)
 	a, closeBackend, err := buildAgent(ctx, cfg, "init", log, metrics.New(prometheus.NewRegistry()))
 	if err != nil {
 		return err

@@ -67,7 +67,7 @@ func New(files []string, log *slog.Logger) (*Backend, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Backend{
-		log:      log.With("backend", "env"),
+		log:      log,
 		debounce: defaultDebounce,
 		poll:     defaultPoll,
 	}

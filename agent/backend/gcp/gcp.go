@@ -129,7 +129,7 @@ func newBackend(client accessor, project string, log *slog.Logger) *Backend {
 	return &Backend{
 		client:      client,
 		project:     project,
-		log:         log.With("backend", "gcp"),
+		log:         log,
 		payloadOnly: map[string]bool{},
 	}
 }

@@ -141,7 +141,6 @@ func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("backend", "vault")
 	cfg := api.DefaultConfig() // reads VAULT_ADDR, VAULT_CACERT, … from the environment
 	if cfg.Error != nil {
 		return nil, fmt.Errorf("vault backend: %w", cfg.Error)
