@@ -7,8 +7,24 @@ MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
 
 GO      ?= go
 BIN     := bin/secret-injector
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# One version scheme: the chart's appVersion (v0.1.0) is the default image
+# tag and, until a v* tag is cut, the binary's version.
+APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^" ]*\)"\{0,1\} *$$/\1/p' charts/secret-injector/Chart.yaml)
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo $(APP_VERSION))
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Every file in the images carries this time, so the same commit gives the same bytes.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# Static binaries: the images are FROM scratch (no libc).
 LDFLAGS := -s -w -X main.version=$(VERSION)
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+IMAGE_TAG ?= $(APP_VERSION)
+IMAGE ?= ghcr.io/tradepulse/secret-injector:$(IMAGE_TAG)
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_TAR := bin/secret-injector-image.tar
+# The e2e cluster bed's sandbox and app images (linux/amd64).
+PAUSE_IMAGE ?= localhost/secret-injector/pause:v1
+TESTAPP_IMAGE ?= localhost/secret-injector/testapp:v1
+PACK := $(GO) run ./hack/image --source-date-epoch $(SOURCE_DATE_EPOCH) --revision $(REVISION)
 # Go packages, excluding the test-bed tool wrappers (modules of their own).
 PKGS    := ./...
 
@@ -17,8 +33,31 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/secret-injector.
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/secret-injector
+build: ## Build bin/secret-injector (static: CGO_ENABLED=0).
+	$(GOBUILD) -o $(BIN) ./cmd/secret-injector
+
+.PHONY: image
+image: ## Build the image for linux/amd64 and linux/arm64 without Docker: OCI archive bin/secret-injector-image.tar, tagged IMAGE (ghcr.io/tradepulse/secret-injector:<appVersion>).
+	@for p in $(IMAGE_PLATFORMS); do \
+	  os=$${p%%/*}; arch=$${p#*/}; out=bin/$$os-$$arch/secret-injector; \
+	  echo "building $$out ($(VERSION))"; \
+	  GOOS=$$os GOARCH=$$arch $(GOBUILD) -o $$out ./cmd/secret-injector; \
+	done
+	$(PACK) --ref $(IMAGE) --out $(IMAGE_TAR) --version $(VERSION) \
+	  $(foreach p,$(IMAGE_PLATFORMS),--platform $(p)=bin/$(subst /,-,$(p))/secret-injector)
+
+.PHONY: print-image
+print-image: ## Print the reference `make image` tags (IMAGE).
+	@echo $(IMAGE)
+
+.PHONY: test-images
+test-images: ## Build the e2e cluster bed's pause and test-app images (linux/amd64): bin/pause-image.tar, bin/testapp-image.tar.
+	GOOS=linux GOARCH=amd64 $(GOBUILD) -o bin/linux-amd64/pause ./e2e/images/pause
+	GOOS=linux GOARCH=amd64 $(GOBUILD) -o bin/linux-amd64/testapp ./e2e/images/testapp
+	$(PACK) --ref $(PAUSE_IMAGE) --out bin/pause-image.tar --platform linux/amd64=bin/linux-amd64/pause \
+	  --entrypoint /pause --user 65535:65535
+	$(PACK) --ref $(TESTAPP_IMAGE) --out bin/testapp-image.tar --platform linux/amd64=bin/linux-amd64/testapp \
+	  --entrypoint /testapp --user 10001:10001
 
 .env:
 	cp .env.example .env
