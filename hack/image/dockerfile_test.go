@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tradepulse/secret-injector/injector"
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
@@ -190,5 +192,15 @@ func TestRootfsDir(t *testing.T) {
 		if string(onDisk) != string(embedded) {
 			t.Errorf("%s differs from the embedded copy", p)
 		}
+	}
+}
+
+// The injector runs the agent as this binary, as this user by default.
+func TestInjectorAgreesWithContract(t *testing.T) {
+	if injector.AgentBinary != BinaryPath {
+		t.Errorf("the injector runs %s, the image has the binary at %s", injector.AgentBinary, BinaryPath)
+	}
+	if want := "65532:65532"; User != want || injector.DefaultAgentUID != 65532 {
+		t.Errorf("image user %s, injector's default agent uid %d; want both 65532", User, injector.DefaultAgentUID)
 	}
 }
