@@ -97,8 +97,9 @@ const (
 	//	secrets.tradepulse.io/reload: http://127.0.0.1:8080/-/reload
 	AnnotationReload = Prefix + "reload"
 
-	// AnnotationOwner is the uid:gid that owns the written files; the agent
-	// runs as that uid so that it needs no CAP_CHOWN. Default: the first
+	// AnnotationOwner is the app's uid:gid. The files get its gid (and
+	// mode 0440) and belong to the agent's own uid; with signal reload the
+	// agent runs as this uid and the files belong to it. Default: the first
 	// selected container's runAsUser/runAsGroup, else the pod's. uid 0 is
 	// denied: the agent never runs as root.
 	//
@@ -164,7 +165,8 @@ const (
 	AnnotationFieldsPrefix = Prefix + "fields-"
 
 	// AnnotationFileModePrefix is the files' octal mode, readable by their
-	// owner and not world-writable. Default: 0400.
+	// owner and not world-writable; group-readable where the agent runs
+	// under its own uid. Default: 0440 there, else 0400.
 	//
 	//	secrets.tradepulse.io/file-mode-postgres-tls: "0440"
 	AnnotationFileModePrefix = Prefix + "file-mode-"

@@ -49,13 +49,13 @@ const tokenExpirationSeconds int64 = 3600
 // agentContainers builds the agent containers a spec asks for: the init
 // container first, then the sidecar. native says whether the sidecar is an
 // init container (restartPolicy Always) or a classic one.
-func agentContainers(spec *Spec, opts Options, owner *config.Owner, configJSON string) (init, sidecar *corev1.Container) {
+func agentContainers(spec *Spec, opts Options, id agentIdentity, configJSON string) (init, sidecar *corev1.Container) {
 	if spec.Mode == ModeInitSidecar || spec.Mode == ModeInit {
-		c := agentContainer(InitContainerName, "init", spec, opts, owner, configJSON)
+		c := agentContainer(InitContainerName, "init", spec, opts, id, configJSON)
 		init = &c
 	}
 	if spec.Mode == ModeInitSidecar || spec.Mode == ModeSidecar {
-		c := agentContainer(SidecarName, "sidecar", spec, opts, owner, configJSON)
+		c := agentContainer(SidecarName, "sidecar", spec, opts, id, configJSON)
 		c.Ports = []corev1.ContainerPort{{Name: MetricsPortName, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP}}
 		// The startup probe passes after the first render. For a native
 		// sidecar it holds back the next init containers and the app; its
@@ -75,7 +75,7 @@ func agentContainers(spec *Spec, opts Options, owner *config.Owner, configJSON s
 // agentContainer is what the init and sidecar containers share. Fields the
 // API server would default are set explicitly, so that a reinvoked webhook
 // sees nothing to change.
-func agentContainer(name, mode string, spec *Spec, opts Options, owner *config.Owner, configJSON string) corev1.Container {
+func agentContainer(name, mode string, spec *Spec, opts Options, id agentIdentity, configJSON string) corev1.Container {
 	c := corev1.Container{
 		Name:            name,
 		Image:           spec.Image,
@@ -90,7 +90,7 @@ func agentContainer(name, mode string, spec *Spec, opts Options, owner *config.O
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: VolumeName, MountPath: spec.Config.MountPath},
 		},
-		SecurityContext:          agentSecurityContext(opts, owner),
+		SecurityContext:          agentSecurityContext(id),
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
@@ -104,18 +104,13 @@ func agentContainer(name, mode string, spec *Spec, opts Options, owner *config.O
 	return c
 }
 
-// agentSecurityContext meets the "restricted" Pod Security Standard. The
-// agent runs as the files' owner, so they are owned right without
-// CAP_CHOWN, and a signal reaches the app's process without CAP_KILL.
-func agentSecurityContext(opts Options, owner *config.Owner) *corev1.SecurityContext {
-	uid, gid := opts.AgentUID, opts.AgentUID
-	if owner != nil {
-		uid, gid = int64(owner.UID), int64(owner.GID)
-	}
+// agentSecurityContext meets the "restricted" Pod Security Standard; who
+// the agent runs as is agentIdentityFor's decision.
+func agentSecurityContext(id agentIdentity) *corev1.SecurityContext {
 	return &corev1.SecurityContext{
 		RunAsNonRoot:             ptr.To(true),
-		RunAsUser:                ptr.To(uid),
-		RunAsGroup:               ptr.To(gid),
+		RunAsUser:                ptr.To(id.uid),
+		RunAsGroup:               ptr.To(id.gid),
 		ReadOnlyRootFilesystem:   ptr.To(true),
 		AllowPrivilegeEscalation: ptr.To(false),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
@@ -145,6 +140,16 @@ func secretsVolume(opts Options) corev1.Volume {
 	}}
 }
 
+// tokenFileMode is the token's mode where the kubelet uses defaultMode.
+// It cannot be 0400: the kubelet writes the token as root and, unless every
+// container of the pod runs as one uid (then the file is that uid's, 0600)
+// or the pod has an fsGroup (then root:fsGroup, 0640), with defaultMode;
+// the agent runs as a non-root uid of its own and must read it. Read-only
+// for everyone is safe because the volume is mounted into the agent alone,
+// and the app cannot reach it through /proc/<agent pid>/root: the agent runs
+// as another uid, or (signal reload, same uid) is non-dumpable.
+const tokenFileMode int32 = 0o444
+
 // tokenVolume is the service-account token the agent presents to Vault's
 // Kubernetes auth: audience-bound and short-lived, unlike the default one.
 func tokenVolume(opts Options) corev1.Volume {
@@ -155,7 +160,7 @@ func tokenVolume(opts Options) corev1.Volume {
 				ExpirationSeconds: ptr.To(tokenExpirationSeconds),
 				Path:              "token",
 			}}},
-			DefaultMode: ptr.To(corev1.ProjectedVolumeSourceDefaultMode),
+			DefaultMode: ptr.To(tokenFileMode),
 		},
 	}}
 }

@@ -46,10 +46,16 @@ func Inject(pod *corev1.Pod, opts Options) (changed bool, err error) {
 		return false, err
 	}
 	c := spec.Config
-	if c.Owner == nil {
-		c.Owner = sel.owner
-		c.Normalize(nil)
+	id := sel.agent
+	c.Owner = id.owner
+	for i := range c.Secrets {
+		s := &c.Secrets[i]
+		s.Owner = nil // Normalize copies c.Owner
+		if !spec.modeSet[s.Name] {
+			s.Mode = id.defaultMode
+		}
 	}
+	c.Normalize(nil)
 	configJSON, err := c.Encode()
 	if err != nil {
 		return false, fmt.Errorf("injector: encode agent config: %w", err)
@@ -60,10 +66,11 @@ func Inject(pod *corev1.Pod, opts Options) (changed bool, err error) {
 	return changed, nil
 }
 
-// targets are the containers that get the volume, and the files' owner.
+// targets are the containers that get the volume, and who the agent runs
+// as.
 type targets struct {
 	regular, init map[string]bool
-	owner         *config.Owner
+	agent         agentIdentity
 }
 
 func ours(name string) bool { return name == InitContainerName || name == SidecarName }
@@ -133,16 +140,74 @@ func selectTargets(pod *corev1.Pod, spec *Spec, opts Options, probs *problems) t
 		// when hostPID is true") without naming our annotation.
 		probs.add(AnnotationReload, "signal reload shares the pod's process namespace (shareProcessNamespace), which Kubernetes does not allow with hostPID: true; use an http:// reload URL on localhost, restart or none, or drop hostPID")
 	}
-	sel.owner = podOwner(pod, sel)
+	uid, gid := appIdentity(pod, sel, spec)
+	sel.agent = agentIdentityFor(spec.Reload, uid, gid, opts)
+	if sel.agent.groupShared {
+		for _, s := range spec.Config.Secrets {
+			if spec.modeSet[s.Name] && s.Mode&0o040 == 0 {
+				probs.add(AnnotationFileModePrefix+s.Name, fmt.Sprintf("%s would keep the files from the app: they belong to the agent (uid %d) and reach the app through its group %d; use a mode the group can read, such as \"0440\"", quote(s.Mode.String()), sel.agent.uid, sel.agent.gid))
+			}
+		}
+	}
 	return sel
 }
 
-// podOwner is the default owner of the files: the uid and gid of the first
-// selected app container (then init container), falling back to the pod's
-// securityContext; the gid further falls back to the pod's fsGroup, then to
-// the uid. nil when the uid is unknown (set in the image only) or 0 (root
-// reads the files whatever their owner).
-func podOwner(pod *corev1.Pod, sel targets) *config.Owner {
+// groupFileMode is the default mode of files that reach the app through
+// its group: the agent owns them under its own uid.
+const groupFileMode config.FileMode = 0o440
+
+// agentIdentity is who the agent runs as and who owns the files it writes.
+type agentIdentity struct {
+	uid, gid int64
+	// owner goes into the agent config; nil keeps the agent's own uid and
+	// gid.
+	owner *config.Owner
+	// defaultMode is the files' mode where file-mode-<name> is not set.
+	defaultMode config.FileMode
+	// groupShared: the agent runs under its own uid and the files reach
+	// the app through its group only, so every mode must let the group
+	// read.
+	groupShared bool
+}
+
+// agentIdentityFor decides who the agent runs as. By default it is its own
+// user (Options.AgentUID) in the app's group: the app then cannot reach the
+// agent's process (its /proc entries, where its Vault token and memory are)
+// even in a shared process namespace, and reads the files (0440) through
+// its group; the agent needs no CAP_CHOWN, since it owns them and is in the
+// group. Two cases keep the agent on the app's uid, the files owned by it
+// (0400): signal reload, because kill(2) from an unprivileged process needs
+// the same uid (CAP_KILL would need ambient capabilities, which the
+// restricted Pod Security Standard forbids) — the agent makes itself
+// non-dumpable there, which closes its /proc entries to the app; and an
+// app whose group is unknown (runAsUser without runAsGroup or fsGroup), whose
+// image decides its gid. Without a known uid or gid the agent runs as
+// AgentUID:AgentUID and keeps its files.
+func agentIdentityFor(reload string, uid, gid *int64, opts Options) agentIdentity {
+	switch {
+	case uid != nil && (reload == "signal" || gid == nil):
+		g := *uid
+		if gid != nil {
+			g = *gid
+		}
+		return agentIdentity{uid: *uid, gid: g, owner: &config.Owner{UID: int(*uid), GID: int(g)}, defaultMode: config.DefaultFileMode}
+	case gid != nil:
+		return agentIdentity{uid: opts.AgentUID, gid: *gid, owner: &config.Owner{UID: int(opts.AgentUID), GID: int(*gid)},
+			defaultMode: groupFileMode, groupShared: true}
+	}
+	return agentIdentity{uid: opts.AgentUID, gid: opts.AgentUID, defaultMode: config.DefaultFileMode}
+}
+
+// appIdentity is the app's uid and gid as far as the pod says: the owner
+// annotation, else the first selected app container's (then init
+// container's) runAsUser / runAsGroup, each falling back to the pod's
+// securityContext, the gid further to the pod's fsGroup (a supplementary
+// group of every container). A uid of 0 (root reads any file) or set only in
+// the image counts as unknown, and so does a gid set nowhere.
+func appIdentity(pod *corev1.Pod, sel targets, spec *Spec) (uid, gid *int64) {
+	if o := spec.Config.Owner; o != nil {
+		return ptr.To(int64(o.UID)), ptr.To(int64(o.GID))
+	}
 	var first *corev1.Container
 	for i := range pod.Spec.Containers {
 		if sel.regular[pod.Spec.Containers[i].Name] {
@@ -155,7 +220,6 @@ func podOwner(pod *corev1.Pod, sel targets) *config.Owner {
 			first = &pod.Spec.InitContainers[i]
 		}
 	}
-	var uid, gid *int64
 	if first != nil && first.SecurityContext != nil {
 		uid, gid = first.SecurityContext.RunAsUser, first.SecurityContext.RunAsGroup
 	}
@@ -163,13 +227,13 @@ func podOwner(pod *corev1.Pod, sel targets) *config.Owner {
 		uid = cmpOr(uid, psc.RunAsUser)
 		gid = cmpOr(gid, psc.RunAsGroup, psc.FSGroup)
 	}
-	if uid == nil || *uid <= 0 {
-		return nil
+	if uid != nil && *uid <= 0 {
+		uid = nil
 	}
-	if gid == nil || *gid < 0 {
-		gid = uid
+	if gid != nil && *gid < 0 {
+		gid = nil
 	}
-	return &config.Owner{UID: int(*uid), GID: int(*gid)}
+	return uid, gid
 }
 
 // cmpOr returns the first non-nil pointer.
@@ -202,7 +266,7 @@ func apply(pod *corev1.Pod, spec *Spec, opts Options, sel targets, configJSON st
 		}
 	}
 
-	init, sidecar := agentContainers(spec, opts, spec.Config.Owner, configJSON)
+	init, sidecar := agentContainers(spec, opts, sel.agent, configJSON)
 	var first []corev1.Container
 	if init != nil {
 		first = append(first, *init)

@@ -2,6 +2,7 @@ package injector
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -9,6 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 func TestInjectLeavesPodsThatDidNotOptIn(t *testing.T) {
@@ -189,4 +193,157 @@ func TestAgentContainersRunTheImageBinary(t *testing.T) {
 	if AgentBinary != "/usr/local/bin/secret-injector" {
 		t.Errorf("AgentBinary = %q, want the image's /usr/local/bin/secret-injector", AgentBinary)
 	}
+}
+
+// TestAgentIdentity: who the agent runs as and who owns the files. The
+// agent runs under its own uid (Options.AgentUID) and shares the app's
+// group, so the app cannot reach the agent's process (its Vault token, its
+// memory) even in a shared process namespace, and reads the files (0440)
+// through the group. Signal reload is the exception: kill(2) needs the app's
+// uid, so the agent runs as the app (and makes itself non-dumpable).
+func TestAgentIdentity(t *testing.T) {
+	type want struct {
+		uid, gid int64
+		owner    *config.Owner
+		mode     config.FileMode
+		deny     string
+	}
+	app := func(uid, gid, fsGroup int64) func(p *corev1.Pod) {
+		return func(p *corev1.Pod) {
+			sc := &corev1.PodSecurityContext{}
+			if uid > 0 {
+				sc.RunAsUser = ptr.To(uid)
+			}
+			if gid > 0 {
+				sc.RunAsGroup = ptr.To(gid)
+			}
+			if fsGroup > 0 {
+				sc.FSGroup = ptr.To(fsGroup)
+			}
+			p.Spec.SecurityContext = sc
+		}
+	}
+	tests := []struct {
+		name string
+		pod  func(p *corev1.Pod)
+		ann  map[string]string
+		opts func(o *Options)
+		want want
+	}{
+		{"app uid and gid known", app(10001, 10002, 0), nil, nil,
+			want{uid: 65532, gid: 10002, owner: &config.Owner{UID: 65532, GID: 10002}, mode: 0o440}},
+		{"the cluster's agent uid", app(10001, 10002, 0), nil, func(o *Options) { o.AgentUID = 70000 },
+			want{uid: 70000, gid: 10002, owner: &config.Owner{UID: 70000, GID: 10002}, mode: 0o440}},
+		{"gid from fsGroup, uid only in the image", app(0, 0, 4000), nil, nil,
+			want{uid: 65532, gid: 4000, owner: &config.Owner{UID: 65532, GID: 4000}, mode: 0o440}},
+		{"owner annotation", app(0, 0, 0), map[string]string{AnnotationOwner: "10001:20002"}, nil,
+			want{uid: 65532, gid: 20002, owner: &config.Owner{UID: 65532, GID: 20002}, mode: 0o440}},
+		{"explicit group-readable mode", app(10001, 10002, 0), map[string]string{AnnotationFileModePrefix + "api-key": "0640"}, nil,
+			want{uid: 65532, gid: 10002, owner: &config.Owner{UID: 65532, GID: 10002}, mode: 0o640}},
+		{"signal reload runs as the app", app(10001, 10002, 0), map[string]string{AnnotationReload: "signal:SIGHUP:app"}, nil,
+			want{uid: 10001, gid: 10002, owner: &config.Owner{UID: 10001, GID: 10002}, mode: 0o400}},
+		{"signal reload keeps an owner-only mode", app(10001, 10002, 0),
+			map[string]string{AnnotationReload: "signal:SIGHUP:app", AnnotationFileModePrefix + "api-key": "0400"}, nil,
+			want{uid: 10001, gid: 10002, owner: &config.Owner{UID: 10001, GID: 10002}, mode: 0o400}},
+		// The app's group is a guess (its image's passwd): only its uid
+		// is sure to read the files.
+		{"uid without a group", app(10001, 0, 0), nil, nil,
+			want{uid: 10001, gid: 10001, owner: &config.Owner{UID: 10001, GID: 10001}, mode: 0o400}},
+		{"nothing known", app(0, 0, 0), nil, nil,
+			want{uid: 65532, gid: 65532, mode: 0o400}},
+		{"owner-only mode the app could not read", app(10001, 10002, 0), map[string]string{AnnotationFileModePrefix + "api-key": "0400"}, nil,
+			want{deny: `annotation secrets.tradepulse.io/file-mode-api-key: "0400" would keep the files from the app: they belong to the agent (uid 65532) and reach the app through its group 10002; use a mode the group can read, such as "0440"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ann := validAnnotations()
+			maps.Copy(ann, tt.ann)
+			pod := fuzzPod(ann)
+			tt.pod(pod)
+			opts := testOptions()
+			if tt.opts != nil {
+				tt.opts(&opts)
+			}
+			_, err := Inject(pod, opts)
+			if tt.want.deny != "" {
+				if err == nil || err.Error() != tt.want.deny {
+					t.Fatalf("err = %v\nwant %s", err, tt.want.deny)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var agents int
+			for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+				if !ours(c.Name) {
+					continue
+				}
+				agents++
+				sc := c.SecurityContext
+				if *sc.RunAsUser != tt.want.uid || *sc.RunAsGroup != tt.want.gid {
+					t.Errorf("%s runs as %d:%d, want %d:%d", c.Name, *sc.RunAsUser, *sc.RunAsGroup, tt.want.uid, tt.want.gid)
+				}
+				cfg := agentConfig(t, c)
+				if diff := cmp.Diff(tt.want.owner, cfg.Owner); diff != "" {
+					t.Errorf("%s: config owner (-want +got):\n%s", c.Name, diff)
+				}
+				for _, s := range cfg.Secrets {
+					if diff := cmp.Diff(tt.want.owner, s.Owner); diff != "" {
+						t.Errorf("%s: secret %s owner (-want +got):\n%s", c.Name, s.Name, diff)
+					}
+					if s.Mode != tt.want.mode {
+						t.Errorf("%s: secret %s mode %s, want %s", c.Name, s.Name, s.Mode, tt.want.mode)
+					}
+				}
+			}
+			if agents != 2 {
+				t.Errorf("%d agent containers, want 2", agents)
+			}
+		})
+	}
+}
+
+// TestTokenVolume: the projected token is mounted into the agent only, and
+// no one may write it. Its file mode cannot be 0400: unless every container
+// of the pod runs as one uid (then the kubelet makes it 0600 and that uid's)
+// or the pod has an fsGroup (then 0640, root:fsGroup), the kubelet writes it
+// as root with defaultMode, and the agent runs as a non-root uid.
+func TestTokenVolume(t *testing.T) {
+	ann := validAnnotations()
+	ann[AnnotationBackend] = config.BackendVault
+	ann[AnnotationVaultRole] = "r"
+	pod := fuzzPod(ann)
+	if _, err := Inject(pod, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == TokenVolumeName {
+			if got := *v.Projected.DefaultMode; got != 0o444 {
+				t.Errorf("token defaultMode %#o, want 0444", got)
+			}
+		}
+	}
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		for _, m := range c.VolumeMounts {
+			if m.Name == TokenVolumeName && (!ours(c.Name) || !m.ReadOnly) {
+				t.Errorf("container %s mounts the token (readOnly %v)", c.Name, m.ReadOnly)
+			}
+		}
+	}
+}
+
+func agentConfig(t *testing.T, c corev1.Container) *config.Config {
+	t.Helper()
+	for _, e := range c.Env {
+		if e.Name == config.EnvVar {
+			cfg, err := config.Parse([]byte(e.Value), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cfg
+		}
+	}
+	t.Fatalf("%s has no %s", c.Name, config.EnvVar)
+	return nil
 }

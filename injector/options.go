@@ -15,8 +15,7 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	// DefaultAgentUID is distroless "nonroot": the agent's uid when the
-	// app's uid is unknown.
+	// DefaultAgentUID is distroless "nonroot": the agent's own uid.
 	DefaultAgentUID int64 = 65532
 	// DefaultVaultAudience is the audience of the projected token the agent
 	// presents to Vault's Kubernetes auth.
@@ -109,7 +108,9 @@ type Options struct {
 	// VolumeSizeLimit of the secrets emptyDir; zero means
 	// DefaultVolumeSizeLimit.
 	VolumeSizeLimit resource.Quantity
-	// AgentUID is the agent's uid when the app's is unknown; zero means
+	// AgentUID is the agent's own uid: it runs under it, in the app's
+	// group, unless it must run as the app (signal reload, or an app whose
+	// gid is unknown). It should be a uid no app container uses. Zero means
 	// DefaultAgentUID.
 	AgentUID int64
 	// AllowHostNetwork would inject the sidecar into hostNetwork pods. Not

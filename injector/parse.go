@@ -17,8 +17,8 @@ import (
 // the pod-level choices that are not part of it.
 type Spec struct {
 	// Config is the agent's config, normalised and valid. Config.Owner is
-	// set only by the owner annotation; Inject derives it from the pod
-	// otherwise.
+	// the owner annotation (the app's uid:gid) as Parse reads it; Inject
+	// decides who owns the files (see agentIdentityFor).
 	Config *config.Config
 	// Mode is one of Modes.
 	Mode string
@@ -31,6 +31,10 @@ type Spec struct {
 	Image string
 	// Resources of the agent containers.
 	Resources corev1.ResourceRequirements
+
+	// modeSet names the secrets whose file-mode-<name> is set; the others
+	// get the default mode Inject picks for the agent's identity.
+	modeSet map[string]bool
 }
 
 // Parse validates annotations alone into a Spec, without a pod: what the
@@ -53,9 +57,10 @@ func Parse(annotations map[string]string, opts Options) (*Spec, error) {
 
 // parser reads one pod's annotations, collecting every problem.
 type parser struct {
-	ann   map[string]string
-	opts  Options
-	probs problems
+	ann     map[string]string
+	opts    Options
+	probs   problems
+	modeSet map[string]bool
 }
 
 func (p *parser) add(key, format string, args ...any) {
@@ -100,6 +105,7 @@ func parse(ann map[string]string, opts Options) (*Spec, bool, problems) {
 	spec.Image = p.image()
 	spec.Resources = p.resources()
 	c.Secrets = p.secrets(decls)
+	spec.modeSet = p.modeSet
 	if len(p.probs) > 0 {
 		return spec, true, p.probs
 	}

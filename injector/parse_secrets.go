@@ -105,6 +105,10 @@ func (p *parser) secret(name string, vals map[string]string) (config.Secret, boo
 			p.add(key(AnnotationFileModePrefix), "%s", r)
 		}
 		s.Mode = m
+		if p.modeSet == nil {
+			p.modeSet = map[string]bool{}
+		}
+		p.modeSet[name] = true
 	}
 	if v, ok := vals[AnnotationOptionalPrefix]; ok {
 		b, r := parseBool(v)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tradepulse/secret-injector/agent/config"
 )
@@ -187,7 +188,7 @@ func TestParseAccepts(t *testing.T) {
 				Image:     "ghcr.io/tradepulse/secret-injector:v0.1.0",
 				Resources: DefaultResources(),
 			}
-			if diff := cmp.Diff(want, s); diff != "" {
+			if diff := cmp.Diff(want, s, cmpopts.IgnoreUnexported(Spec{})); diff != "" {
 				t.Errorf("spec (-want +got):\n%s", diff)
 			}
 		}},

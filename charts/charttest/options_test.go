@@ -65,6 +65,10 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 	if err != nil {
 		t.Fatalf("--min-refresh-interval: %v", err)
 	}
+	agentUID, err := strconv.ParseInt(f["agent-uid"], 10, 64)
+	if err != nil {
+		t.Fatalf("--agent-uid: %v", err)
+	}
 	maxSecrets, err := strconv.Atoi(f["max-secrets-per-pod"])
 	if err != nil {
 		t.Fatalf("--max-secrets-per-pod: %v", err)
@@ -101,6 +105,7 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 		AllowHostNetwork:   f["allow-host-network"] == "true",
 		MinRefreshInterval: minInterval,
 		MaxSecrets:         maxSecrets,
+		AgentUID:           agentUID,
 	}
 }
 
@@ -113,7 +118,7 @@ func TestWebhookFlags(t *testing.T) {
 		"tls-secret-name", "probe-addr", "metrics-addr", "default-backend", "enabled-backends",
 		"agent-image", "image-pull-policy", "native-sidecars", "vault-auth-path", "vault-audience",
 		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
-		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod"}
+		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod", "agent-uid"}
 	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region"}
 	for _, rc := range renderCases(t) {
 		t.Run(rc.name, func(t *testing.T) {

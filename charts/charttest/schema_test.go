@@ -78,6 +78,11 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 			want:   "at '/defaults/allowHostNetwork'",
 		},
 		{
+			name:   "agent as root",
+			values: map[string]any{"defaults": map[string]any{"agent": map[string]any{"uid": 0}}},
+			want:   "at '/defaults/agent/uid'",
+		},
+		{
 			name:   "no secrets allowed per pod",
 			values: map[string]any{"defaults": map[string]any{"maxSecretsPerPod": 0}},
 			want:   "at '/defaults/maxSecretsPerPod'",

@@ -67,6 +67,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 	fs.StringVar(&memReq, "agent-memory-request", "24Mi", "agent memory request")
 	fs.StringVar(&memLim, "agent-memory-limit", "64Mi", "agent memory limit")
 	fs.StringVar(&volLimit, "volume-size-limit", injector.DefaultVolumeSizeLimit.String(), "sizeLimit of the in-memory secrets volume")
+	fs.Int64Var(&o.AgentUID, "agent-uid", injector.DefaultAgentUID, "the agent's own uid (it runs under it in the app's group, except with signal reload); a uid no app uses")
 	fs.BoolVar(&o.AllowHostNetwork, "allow-host-network", false, "inject the agent sidecar into hostNetwork pods (not supported yet: true is refused; hostNetwork pods may use mode init)")
 	fs.StringVar(&logFormat, "log-format", "json", "json or text")
 	if err := fs.Parse(args); err != nil {

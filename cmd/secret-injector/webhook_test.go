@@ -26,6 +26,7 @@ func TestWebhookFlagsRefuse(t *testing.T) {
 		{"host network is not supported yet", []string{"--allow-host-network=true"}, "allowing hostNetwork pods is not supported yet"},
 		{"default interval below the minimum", []string{"--refresh-interval=10s"}, "refresh interval 10s is below the minimum refresh interval 30s"},
 		{"minimum below 1s", []string{"--min-refresh-interval=0.5s"}, "minimum refresh interval 500ms is below 1s"},
+		{"negative agent uid", []string{"--agent-uid=-1"}, "agent uid -1: must be a non-root uid"},
 		{"negative secrets cap", []string{"--max-secrets-per-pod=-1"}, "max secrets per pod -1 must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,9 +50,15 @@ func TestWebhookFlagsAccept(t *testing.T) {
 	if c.Injector.MinRefreshInterval != injector.DefaultMinRefreshInterval || c.Injector.MaxSecrets != injector.DefaultMaxSecrets {
 		t.Errorf("limits %s, %d; want the injector's defaults", c.Injector.MinRefreshInterval, c.Injector.MaxSecrets)
 	}
-	c, _, err = parseWebhookFlags(append(webhookBase(), "--min-refresh-interval=1s", "--refresh-interval=2s", "--max-secrets-per-pod=8"), io.Discard)
+	if c.Injector.AgentUID != injector.DefaultAgentUID {
+		t.Errorf("agent uid %d, want %d", c.Injector.AgentUID, injector.DefaultAgentUID)
+	}
+	c, _, err = parseWebhookFlags(append(webhookBase(), "--min-refresh-interval=1s", "--refresh-interval=2s", "--max-secrets-per-pod=8", "--agent-uid=70000"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Injector.AgentUID != 70000 {
+		t.Errorf("agent uid %d, want 70000", c.Injector.AgentUID)
 	}
 	if c.Injector.MinRefreshInterval != time.Second || c.Injector.MaxSecrets != 8 {
 		t.Errorf("limits %s, %d; want 1s, 8", c.Injector.MinRefreshInterval, c.Injector.MaxSecrets)
