@@ -106,7 +106,9 @@ func (s *suite) benchNamespace(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = s.client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	b.Cleanup(func() {
+		_ = s.client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+	})
 	if _, err := s.client.CoreV1().ServiceAccounts(ns.Name).Create(ctx, &corev1.ServiceAccount{
 		ObjectMeta: metav1.ObjectMeta{Name: bed.PodServiceAccount}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)

@@ -62,13 +62,43 @@ func readCreds(dir, name string) (dbCreds, error) {
 	return c, nil
 }
 
-// currentUser connects with the credentials of file and returns what
-// PostgreSQL says the session's user is.
-func currentUser(ctx context.Context, o options, file string) (string, error) {
+// readCredsDir reads the credentials as format json writes them: one file
+// per field, dir/username and dir/password.
+func readCredsDir(dir, sub string) (dbCreds, error) {
+	if sub == "" || filepath.IsAbs(sub) || strings.HasPrefix(filepath.Clean(sub), "..") {
+		return dbCreds{}, fmt.Errorf("%w: dir=%q: want a path under %s", errBadRequest, sub, dir)
+	}
+	var c dbCreds
+	for _, f := range []struct {
+		name string
+		into *string
+	}{{"username", &c.Username}, {"password", &c.Password}} {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.Clean(sub), f.name))
+		if err != nil {
+			return dbCreds{}, fmt.Errorf("read %s/%s: %s", sub, f.name, errText(err))
+		}
+		*f.into = strings.TrimSpace(string(b))
+	}
+	if c.Username == "" || c.Password == "" {
+		return dbCreds{}, fmt.Errorf("%s has an empty username or password", sub)
+	}
+	return c, nil
+}
+
+// currentUser connects with the credentials of file (one JSON object) or
+// dir (a file per field) and returns what PostgreSQL says the session's
+// user is.
+func currentUser(ctx context.Context, o options, file, dir string) (string, error) {
 	if o.pgAddr == "" {
 		return "", errNoDB
 	}
-	creds, err := readCreds(o.dir, file)
+	var creds dbCreds
+	var err error
+	if dir != "" {
+		creds, err = readCredsDir(o.dir, dir)
+	} else {
+		creds, err = readCreds(o.dir, file)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -36,14 +36,24 @@ func newHandler(o options, hups *sighupCounter, log *slog.Logger) http.Handler {
 		sort.Strings(names)
 		writeJSON(w, http.StatusOK, map[string]any{"names": names, "uid": os.Getuid(), "gid": os.Getgid(), "pid": os.Getpid()})
 	})
-	mux.HandleFunc("GET /db", func(w http.ResponseWriter, r *http.Request) {
-		user, err := currentUser(r.Context(), o, r.URL.Query().Get("file"))
+	mux.HandleFunc("GET /statfs", func(w http.ResponseWriter, r *http.Request) {
+		info, err := statFS(r.URL.Query().Get("path"))
 		if err != nil {
-			log.Warn("db check failed", "file", r.URL.Query().Get("file"), "err", err)
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, info)
+	})
+	mux.HandleFunc("GET /db", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		where := q.Get("file") + q.Get("dir")
+		user, err := currentUser(r.Context(), o, q.Get("file"), q.Get("dir"))
+		if err != nil {
+			log.Warn("db check failed", "from", where, "err", err)
 			writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
 			return
 		}
-		log.Info("db check", "file", r.URL.Query().Get("file"), "current_user", user)
+		log.Info("db check", "from", where, "current_user", user)
 		writeJSON(w, http.StatusOK, map[string]string{"current_user": user})
 	})
 	mux.HandleFunc("GET /read-agent-token", func(w http.ResponseWriter, _ *http.Request) {

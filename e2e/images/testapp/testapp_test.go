@@ -62,12 +62,13 @@ func TestHashFilesAtomicWriterLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{
-		"api-key":     sum("s3cr3t"),
-		"db/username": sum("v-user"),
-		"db/password": sum("v-pass"),
-		".env":        sum("A=1\n"),
-		"dangling":    "error: ENOENT (no such file or directory)",
+	uid, gid := os.Getuid(), os.Getgid()
+	want := map[string]fileInfo{
+		"api-key":     {SHA256: sum("s3cr3t"), Mode: "0600", UID: uid, GID: gid},
+		"db/username": {SHA256: sum("v-user"), Mode: "0600", UID: uid, GID: gid},
+		"db/password": {SHA256: sum("v-pass"), Mode: "0600", UID: uid, GID: gid},
+		".env":        {SHA256: sum("A=1\n"), Mode: "0600", UID: uid, GID: gid},
+		"dangling":    {Error: "ENOENT (no such file or directory)"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("hashFiles (-want +got):\n%s", diff)
