@@ -94,6 +94,7 @@ func agentContainer(name, mode string, spec *Spec, opts Options, id agentIdentit
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
+	c.Env = append(c.Env, opts.AgentEnv...)
 	switch spec.Config.Backend.Type {
 	case config.BackendVault:
 		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_ADDR", Value: spec.Config.Backend.Vault.Address})

@@ -3,6 +3,7 @@ package injector
 import (
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -192,6 +193,27 @@ func TestAgentContainersRunTheImageBinary(t *testing.T) {
 	}
 	if AgentBinary != "/usr/local/bin/secret-injector" {
 		t.Errorf("AgentBinary = %q, want the image's /usr/local/bin/secret-injector", AgentBinary)
+	}
+}
+
+// TestAgentEnv: the cluster's agent environment reaches both agent
+// containers, after the injector's own variables, and no app container.
+func TestAgentEnv(t *testing.T) {
+	opts := testOptions()
+	opts.AgentEnv = []corev1.EnvVar{{Name: "HTTPS_PROXY", Value: "http://proxy:3128"}}
+	pod := fuzzPod(validAnnotations())
+	if _, err := Inject(pod, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		has := slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "HTTPS_PROXY" && e.Value == "http://proxy:3128" })
+		if ours(c.Name) != has {
+			t.Errorf("%s: HTTPS_PROXY present = %v", c.Name, has)
+		}
+	}
+	opts.AgentEnv = []corev1.EnvVar{{Name: "VAULT_ADDR", Value: "http://elsewhere"}}
+	if _, err := Inject(fuzzPod(validAnnotations()), opts); err == nil || !strings.Contains(err.Error(), "agent env VAULT_ADDR") {
+		t.Errorf("overriding VAULT_ADDR: err = %v", err)
 	}
 }
 

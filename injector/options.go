@@ -94,6 +94,11 @@ type Options struct {
 	// GCPInsecure talks plaintext gRPC without credentials to GCPEndpoint:
 	// emulators and test beds only.
 	GCPInsecure bool
+	// AgentEnv is added to every agent container's environment: what the
+	// platform, not the pod, provides (HTTPS_PROXY and NO_PROXY, an SDK
+	// setting). Only the cluster sets it, never a pod; the agent's own
+	// variables cannot be overridden.
+	AgentEnv []corev1.EnvVar
 	// RefreshInterval is the default poll interval; zero means the agent's
 	// default (config.DefaultRefreshInterval).
 	RefreshInterval time.Duration
@@ -120,6 +125,9 @@ type Options struct {
 	// hostNetwork pods get mode init only (it opens no port).
 	AllowHostNetwork bool
 }
+
+// reservedAgentEnv are the variables the injector itself gives the agent.
+var reservedAgentEnv = map[string]bool{config.BackendEnvVar: true, config.EnvVar: true, "VAULT_ADDR": true}
 
 // VaultDefaults are the cluster's Vault settings.
 type VaultDefaults struct {
@@ -195,6 +203,14 @@ func (o Options) Validate() error {
 	for _, img := range o.AllowedImages {
 		if r := imageProblem(img); r != "" {
 			add("allowed image %q: %s", img, r)
+		}
+	}
+	for _, e := range o.AgentEnv {
+		switch {
+		case !config.ValidEnvName(e.Name):
+			add("agent env %q: not a valid environment variable name", e.Name)
+		case reservedAgentEnv[e.Name]:
+			add("agent env %s: set by the injector, cannot be overridden", e.Name)
 		}
 	}
 	if o.AgentUID < 0 {

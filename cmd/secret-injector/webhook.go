@@ -60,6 +60,14 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 	fs.StringVar(&o.GCPEndpoint, "gcp-endpoint", "", "Secret Manager endpoint override (private endpoint, test bed)")
 	fs.BoolVar(&o.GCPInsecure, "gcp-insecure", false, "plaintext gRPC without credentials to --gcp-endpoint (test beds only)")
 	fs.StringVar(&o.AWSEndpoint, "aws-endpoint", "", "Secrets Manager endpoint override (VPC endpoint, test bed)")
+	fs.Func("agent-env", "NAME=VALUE added to every agent container's environment (proxies, SDK settings); repeat it", func(kv string) error {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("%q: want NAME=VALUE", kv)
+		}
+		o.AgentEnv = append(o.AgentEnv, corev1.EnvVar{Name: name, Value: value})
+		return nil
+	})
 	fs.DurationVar(&refresh, "refresh-interval", 5*time.Minute, "agents' default refresh interval")
 	fs.DurationVar(&o.MinRefreshInterval, "min-refresh-interval", injector.DefaultMinRefreshInterval, "shortest refresh interval a pod may ask for; shorter is denied")
 	fs.IntVar(&o.MaxSecrets, "max-secrets-per-pod", injector.DefaultMaxSecrets, "most secrets one pod may declare; more is denied")

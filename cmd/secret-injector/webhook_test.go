@@ -2,9 +2,12 @@ package main
 
 import (
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tradepulse/secret-injector/injector"
 )
@@ -28,6 +31,9 @@ func TestWebhookFlagsRefuse(t *testing.T) {
 		{"minimum below 1s", []string{"--min-refresh-interval=0.5s"}, "minimum refresh interval 500ms is below 1s"},
 		{"negative agent uid", []string{"--agent-uid=-1"}, "agent uid -1: must be a non-root uid"},
 		{"negative secrets cap", []string{"--max-secrets-per-pod=-1"}, "max secrets per pod -1 must be positive"},
+		{"agent env without a value", []string{"--agent-env=HTTPS_PROXY"}, `"HTTPS_PROXY": want NAME=VALUE`},
+		{"agent env overriding the config", []string{"--agent-env=SECRET_INJECTOR_CONFIG={}"}, "agent env SECRET_INJECTOR_CONFIG: set by the injector"},
+		{"agent env with a bad name", []string{"--agent-env=1X=y"}, `agent env "1X": not a valid environment variable name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := parseWebhookFlags(append(webhookBase(), tc.args...), io.Discard)
@@ -62,5 +68,13 @@ func TestWebhookFlagsAccept(t *testing.T) {
 	}
 	if c.Injector.MinRefreshInterval != time.Second || c.Injector.MaxSecrets != 8 {
 		t.Errorf("limits %s, %d; want 1s, 8", c.Injector.MinRefreshInterval, c.Injector.MaxSecrets)
+	}
+	c, _, err = parseWebhookFlags(append(webhookBase(), "--agent-env=HTTPS_PROXY=http://proxy:3128", "--agent-env=NO_PROXY=.svc,10.0.0.0/8"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []corev1.EnvVar{{Name: "HTTPS_PROXY", Value: "http://proxy:3128"}, {Name: "NO_PROXY", Value: ".svc,10.0.0.0/8"}}
+	if !reflect.DeepEqual(c.Injector.AgentEnv, want) {
+		t.Errorf("agent env %v, want %v", c.Injector.AgentEnv, want)
 	}
 }
