@@ -100,7 +100,14 @@ type builtAgent struct {
 }
 
 func buildAgent(ctx context.Context, cfg *config.Config, mode string, log *slog.Logger, m *metrics.Agent) (*builtAgent, func(), error) {
-	be, err := openBackend(ctx, cfg, log)
+	vol, err := sink.New(cfg.MountPath, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The key lives in the volume: the init container makes it, the
+	// sidecar finds it, and versions agree between them.
+	key := agent.LoadVersionKey(cfg.MountPath, log)
+	be, err := openBackend(ctx, cfg, key, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -108,11 +115,6 @@ func buildAgent(ctx context.Context, cfg *config.Config, mode string, log *slog.
 		if c, ok := be.(backend.Closer); ok {
 			_ = c.Close()
 		}
-	}
-	vol, err := sink.New(cfg.MountPath, log)
-	if err != nil {
-		closeBackend()
-		return nil, nil, err
 	}
 	n, err := notify.New(cfg.Notify, log, func(kind, result string) {
 		m.Notifications.WithLabelValues(kind, result).Inc()

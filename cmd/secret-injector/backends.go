@@ -17,8 +17,9 @@ import (
 	"github.com/tradepulse/secret-injector/agent/config"
 )
 
-// openBackend builds the backend the config names.
-func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (backend.Backend, error) {
+// openBackend builds the backend the config names. key keys the versions
+// of secrets that carry none of their own (env, Vault KV v1).
+func openBackend(ctx context.Context, cfg *config.Config, key backend.VersionKey, log *slog.Logger) (backend.Backend, error) {
 	b := cfg.Backend
 	switch b.Type {
 	case config.BackendEnv:
@@ -26,7 +27,7 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (bac
 		if b.Env != nil {
 			files = b.Env.Files
 		}
-		return env.New(files, log)
+		return env.New(files, key, log)
 	case config.BackendGCP:
 		var opts gcp.Options
 		if g := b.GCP; g != nil {
@@ -46,6 +47,7 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (bac
 				AuthPath: v.AuthPath, Role: v.Role, TokenPath: v.TokenPath, RoleIDPath: v.RoleIDPath,
 				SecretIDPath: v.SecretIDPath, RevokeOnShutdown: v.RevokeOnShutdown}
 		}
+		opts.VersionKey = key
 		return vault.New(ctx, opts, log)
 	case config.BackendAWS:
 		var opts aws.Options

@@ -10,14 +10,14 @@ import (
 	"testing"
 )
 
-// fakeVault answers the few Vault calls the agent makes for token auth and
-// KV v2 secrets under the mount secret/: token lookup, mount detection,
-// data and metadata reads. It stands in for the Vault bed where what is
+// fakeVault answers the few Vault calls the agent makes for token auth,
+// KV v2 secrets under the mount secret/ and KV v1 secrets under kv1/:
+// token lookup, mount detection, data and metadata reads. It stands in for the Vault bed where what is
 // tested is the agent around the backend, not Vault.
 type fakeVault struct {
 	mu      sync.Mutex
 	token   string
-	secrets map[string]map[string]any // path under secret/ → data
+	secrets map[string]map[string]any // path under secret/, or kv1/<path> → data
 	calls   int
 }
 
@@ -56,6 +56,15 @@ func (v *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusOK, map[string]any{"data": map[string]any{"ttl": 0, "renewable": false, "policies": []string{"root"}}})
 	case r.Method == http.MethodGet && strings.HasPrefix(p, "sys/internal/ui/mounts/secret/"):
 		reply(http.StatusOK, map[string]any{"data": map[string]any{"path": "secret/", "type": "kv", "options": map[string]any{"version": "2"}}})
+	case r.Method == http.MethodGet && strings.HasPrefix(p, "sys/internal/ui/mounts/kv1/"):
+		reply(http.StatusOK, map[string]any{"data": map[string]any{"path": "kv1/", "type": "kv", "options": map[string]any{"version": "1"}}})
+	case r.Method == http.MethodGet && strings.HasPrefix(p, "kv1/"):
+		data, ok := v.secrets["kv1/"+strings.TrimPrefix(p, "kv1/")]
+		if !ok {
+			reply(http.StatusNotFound, map[string]any{"errors": []string{}})
+			return
+		}
+		reply(http.StatusOK, map[string]any{"data": data})
 	case r.Method == http.MethodGet && strings.HasPrefix(p, "secret/data/"):
 		data, ok := v.secrets[strings.TrimPrefix(p, "secret/data/")]
 		if !ok {

@@ -9,8 +9,6 @@ package env
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,6 +26,7 @@ const DefaultFile = ".env"
 type Backend struct {
 	files []envFile
 	log   *slog.Logger
+	key   backend.VersionKey
 
 	// Watch timing; tests shorten them.
 	debounce time.Duration
@@ -58,15 +57,20 @@ var (
 
 // New returns a backend reading files in order, a later file overriding an
 // earlier one; no files means DefaultFile. The files need not exist yet:
-// Fetch reports what is missing.
-func New(files []string, log *slog.Logger) (*Backend, error) {
+// Fetch reports what is missing. key keys the versions (see Fetch); nil
+// means a random key of this process's own. A nil log discards.
+func New(files []string, key backend.VersionKey, log *slog.Logger) (*Backend, error) {
 	if len(files) == 0 {
 		files = []string{DefaultFile}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if len(key) == 0 {
+		key = backend.NewVersionKey()
+	}
 	b := &Backend{
+		key:      key,
 		log:      log,
 		debounce: defaultDebounce,
 		poll:     defaultPoll,
@@ -93,6 +97,9 @@ func New(files []string, log *slog.Logger) (*Backend, error) {
 // Fetch returns the value of the variable KeyFor(ref) from the files. A
 // variable that no readable file sets wraps backend.ErrNotFound; a file
 // that cannot be read or parsed, or no file at all, is a transient error.
+// The version identifies the value by content, under the backend's key
+// (backend.VersionKey): an unchanged value keeps its version across edits
+// of other lines, and across restarts that keep the key.
 func (b *Backend) Fetch(ctx context.Context, ref string) (backend.Secret, error) {
 	if err := ctx.Err(); err != nil {
 		return backend.Secret{}, err
@@ -110,15 +117,7 @@ func (b *Backend) Fetch(ctx context.Context, ref string) (backend.Secret, error)
 		return backend.Secret{}, fmt.Errorf("secret %q: variable %s is not set in %s: %w",
 			ref, key, strings.Join(read, ", "), backend.ErrNotFound)
 	}
-	return backend.Secret{Data: []byte(value), Version: Version([]byte(value))}, nil
-}
-
-// Version identifies a value by content, so an unchanged value keeps its
-// version across edits of other lines and across restarts: the first 16
-// hex digits of its SHA-256.
-func Version(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:8])
+	return backend.Secret{Data: []byte(value), Version: b.key.ContentVersion([]byte(value))}, nil
 }
 
 // KeyFor maps a secret reference to the environment variable the backend

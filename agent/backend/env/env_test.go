@@ -3,6 +3,8 @@ package env_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"os"
@@ -26,7 +28,7 @@ func TestConformance(t *testing.T) {
 	if err := f.Delete("NOTHING"); err != nil { // an empty file: "missing" means a missing key
 		t.Fatal(err)
 	}
-	b, err := env.New([]string{path}, nil)
+	b, err := env.New([]string{path}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ DOUBLE="line1\nline2"
 ONLY_BASE=base
 `)
 	local := write(t, dir, ".env.local", "TRADEPULSE_EXCHANGES_BINANCE_API_KEY=from-local\n")
-	b, err := env.New([]string{base, local, filepath.Join(dir, "absent.env")}, nil)
+	b, err := env.New([]string{base, local, filepath.Join(dir, "absent.env")}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,7 @@ ONLY_BASE=base
 
 func TestFetchSeesEdits(t *testing.T) {
 	p := write(t, t.TempDir(), ".env", "A=1\n")
-	b, _ := env.New([]string{p}, nil)
+	b, _ := env.New([]string{p}, nil, nil)
 	first, err := b.Fetch(context.Background(), "A")
 	if err != nil {
 		t.Fatal(err)
@@ -136,8 +138,42 @@ func TestFetchSeesEdits(t *testing.T) {
 	if err != nil || string(second.Data) != "2" || second.Version == first.Version {
 		t.Fatalf("after edit: %q version %q, %v; want 2 with a new version", second.Data, second.Version, err)
 	}
-	if want := env.Version([]byte("2")); second.Version != want || len(want) != 16 {
-		t.Errorf("version %q, want %q (16 hex digits of sha256)", second.Version, want)
+	if len(second.Version) != 16 {
+		t.Errorf("version %q, want 16 hex digits", second.Version)
+	}
+}
+
+// Versions are keyed: the same key gives the same version (two agents of
+// one pod agree), another key another version, and no plain hash of the
+// value matches it.
+func TestVersionIsKeyed(t *testing.T) {
+	p := write(t, t.TempDir(), ".env", "PIN=4821\n")
+	key := backend.NewVersionKey()
+	version := func(k backend.VersionKey) string {
+		t.Helper()
+		b, err := env.New([]string{p}, k, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := b.Fetch(context.Background(), "PIN")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Version
+	}
+	v := version(key)
+	if again := version(key); again != v {
+		t.Errorf("same key: %q then %q", v, again)
+	}
+	if other := version(backend.NewVersionKey()); other == v {
+		t.Errorf("another key gave the same version %q", v)
+	}
+	if unkeyed := version(nil); unkeyed == v {
+		t.Errorf("no key gave the keyed version %q", v)
+	}
+	sum := sha256.Sum256([]byte("4821"))
+	if strings.HasPrefix(hex.EncodeToString(sum[:]), v) {
+		t.Errorf("version %q is a prefix of the value's plain SHA-256", v)
 	}
 }
 
@@ -225,7 +261,7 @@ func TestFetchErrors(t *testing.T) {
 				}
 				write(t, dir, name, content)
 			}
-			b, err := env.New(tc.use, nil)
+			b, err := env.New(tc.use, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,7 +288,7 @@ func TestDefaultFile(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	write(t, dir, ".env", "A=1\n")
-	b, err := env.New(nil, nil)
+	b, err := env.New(nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +303,7 @@ func TestNewRejects(t *testing.T) {
 		"duplicate":  {".env", "./.env"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := env.New(files, nil); err == nil {
+			if _, err := env.New(files, nil, nil); err == nil {
 				t.Errorf("New(%q) succeeded", files)
 			}
 		})
@@ -275,7 +311,7 @@ func TestNewRejects(t *testing.T) {
 }
 
 func TestFetchHonoursContext(t *testing.T) {
-	b, _ := env.New([]string{write(t, t.TempDir(), ".env", "A=1\n")}, nil)
+	b, _ := env.New([]string{write(t, t.TempDir(), ".env", "A=1\n")}, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := b.Fetch(ctx, "A"); !errors.Is(err, context.Canceled) {
@@ -290,7 +326,7 @@ func TestSentinelNeverLogged(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir := t.TempDir()
 	p := filepath.Join(dir, ".env")
-	b, err := env.New([]string{p, filepath.Join(dir, "missing.env")}, log)
+	b, err := env.New([]string{p, filepath.Join(dir, "missing.env")}, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // on. The watch is established when it returns; it stops with the test.
 func watched(t *testing.T, path string) chan struct{} {
 	t.Helper()
-	b, err := New([]string{path}, nil)
+	b, err := New([]string{path}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestWatchIgnoresOtherFiles(t *testing.T) {
 
 func TestWatchStopsGoroutines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".env")
-	b, _ := New([]string{path}, nil)
+	b, _ := New([]string{path}, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Watch(ctx, func() {}) }()
@@ -194,7 +194,7 @@ func newSynctestBackend(t *testing.T) (*Backend, string) {
 	if err := os.WriteFile(path, []byte("A=1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, err := New([]string{path}, nil)
+	b, err := New([]string{path}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package vault
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,7 +185,7 @@ func (b *Backend) fetchPath(ctx context.Context, ref string, r reference, m moun
 		return backend.Secret{}, err
 	}
 	if sec.LeaseID == "" {
-		return backend.Secret{Data: payload, Version: contentVersion(payload)}, nil
+		return backend.Secret{Data: payload, Version: b.key.ContentVersion(payload)}, nil
 	}
 	ttl := time.Duration(sec.LeaseDuration) * time.Second
 	b.trackLease(sec.LeaseID, s)
@@ -240,13 +238,6 @@ func encodeJSON(v any) ([]byte, error) {
 		return nil, fmt.Errorf("encoding secret data: %T is not JSON", v)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// contentVersion identifies a value by content, as the env backend does:
-// the first 16 hex digits of its SHA-256.
-func contentVersion(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:8])
 }
 
 func (b *Backend) isMetadataDenied(p string) bool {

@@ -23,12 +23,13 @@
 //   - KV v2: "v<version>" (Version reads only the metadata; if the policy
 //     does not grant read on <mount>/metadata/, it reads the value instead).
 //     A version that is deleted or destroyed reads as gone.
-//   - KV v1: the first 16 hex digits of the SHA-256 of the bytes returned.
-//     KV v1 keeps no versions, so Version reads the value.
+//   - KV v1: the first 16 hex digits of the HMAC-SHA256 of the bytes
+//     returned, under Options.VersionKey (backend.VersionKey). KV v1 keeps
+//     no versions, so Version reads the value.
 //   - leased secrets: the lease ID. Version answers ErrNotVersioned without
 //     a call: asking again would issue new credentials. Leases are kept by
 //     KeepAlive instead.
-//   - other unleased paths: the SHA-256 form, as for KV v1.
+//   - other unleased paths: the keyed form, as for KV v1.
 //
 // # Authentication
 //
@@ -104,6 +105,9 @@ type Options struct {
 	// shutdown through Revoke. Close itself never revokes the token: leases
 	// it issued may live on in a sidecar that resumed them.
 	RevokeOnShutdown bool
+	// VersionKey keys the versions of KV v1 and other unleased secrets;
+	// nil means a random key of this process's own.
+	VersionKey backend.VersionKey
 }
 
 // Backend reads secrets from Vault. It is safe for concurrent use.
@@ -111,6 +115,7 @@ type Backend struct {
 	base *api.Client // configured, without a token
 	auth authenticator
 	log  *slog.Logger
+	key  backend.VersionKey
 
 	mounts mountCache
 
@@ -169,10 +174,15 @@ func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) 
 	if err != nil {
 		return nil, fmt.Errorf("vault backend: %w", err)
 	}
+	key := opts.VersionKey
+	if len(key) == 0 {
+		key = backend.NewVersionKey()
+	}
 	b := &Backend{
 		base:           client,
 		auth:           auth,
 		log:            log,
+		key:            key,
 		leases:         map[string]*session{},
 		metadataDenied: map[string]bool{},
 		done:           make(chan struct{}),
