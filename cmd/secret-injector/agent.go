@@ -107,15 +107,15 @@ func buildAgent(ctx context.Context, cfg *config.Config, mode string, log *slog.
 	// The key lives in the volume: the init container makes it, the
 	// sidecar finds it, and versions agree between them.
 	key := agent.LoadVersionKey(cfg.MountPath, log)
-	be, err := openBackend(ctx, cfg, key, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	closeBackend := func() {
-		if c, ok := be.(backend.Closer); ok {
-			_ = c.Close()
-		}
-	}
+	// The backend opens at first use, and again after a failure: a Vault
+	// that does not answer yet, or a login refused for a moment, is a
+	// transient error the agent retries with backoff (within initTimeout
+	// in init mode), not an exit. It is built on the agent's own context,
+	// not the call's: a client may keep the context it was built with.
+	be := backend.NewLazy(func(context.Context) (backend.Backend, error) {
+		return openBackend(ctx, cfg, key, log)
+	}, log)
+	closeBackend := func() { _ = be.Close() }
 	n, err := notify.New(cfg.Notify, log, func(kind, result string) {
 		m.Notifications.WithLabelValues(kind, result).Inc()
 	})
