@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/tradepulse/secret-injector/e2e/bed"
+	"github.com/tradepulse/secret-injector/e2e/clusterbed"
 	"github.com/tradepulse/secret-injector/injector"
 )
 
@@ -23,18 +24,18 @@ func TestDenial(t *testing.T) {
 	s := need(t)
 	ctx := testContext(t, 2*time.Minute)
 	ns := s.newNamespace(t, "real-denial")
-	b := s.bed.Backends["gcp"]
+	b := s.Bed.Backends["gcp"]
 	ann := map[string]string{"secret-Bad_Name": "tradepulse/exchanges/binance/api-key"}
-	d, err := s.deployment(ctx, workload{name: "denied", ns: ns, backend: b, annotations: ann})
+	d, err := s.Deployment(ctx, clusterbed.Workload{Name: "denied", Namespace: ns, Backend: b, Annotations: ann})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+	if _, err := s.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var out string
 	if err := poll(ctx, time.Minute, func() (bool, error) {
-		out, _ = s.kubectl(ctx, "-n", ns, "describe", "rs", "-l", "app=denied")
+		out, _ = s.Kubectl(ctx, "-n", ns, "describe", "rs", "-l", "app=denied")
 		return strings.Contains(out, "FailedCreate"), nil
 	}); err != nil {
 		t.Fatalf("the ReplicaSet shows no FailedCreate: %v\n%s", err, out)
@@ -45,7 +46,7 @@ func TestDenial(t *testing.T) {
 			t.Errorf("kubectl describe rs does not say %q", want)
 		}
 	}
-	pods, err := s.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	pods, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,49 +61,40 @@ func TestRolloutRestart(t *testing.T) {
 	s := need(t)
 	ctx := testContext(t, 4*time.Minute)
 	ns := s.newNamespace(t, "real-restart")
-	b := s.bed.Backends["gcp"]
+	b := s.Bed.Backends["gcp"]
 	rb := bed.NewRunbook("coinbase")
 	provision(t, ctx, rb, b)
 	ann := rb.Annotations(b, "1h") // the sidecar alone would not see the change for an hour
 	ann["reload"] = "restart"
-	pods := s.deploy(t, ctx, workload{name: "legacy", ns: ns, backend: b, annotations: ann}, 3*time.Minute)
+	pods := s.deploy(t, ctx, clusterbed.Workload{Name: "legacy", Namespace: ns, Backend: b, Annotations: ann}, 3*time.Minute)
 	old := pods[0].Name
 	rotated := "ak-restart-" + bed.Token()
 	s.watchForLeaks(t, rotated)
 	if err := b.Put(ctx, rb.KeyPath(), []byte(rotated), false); err != nil {
 		t.Fatal(err)
 	}
-	out, err := s.cli(ctx, "refresh", "-n", ns, "-l", "app=legacy")
+	out, err := s.CLI(ctx, "refresh", "-n", ns, "-l", "app=legacy")
 	if err != nil {
 		t.Fatalf("secret-injector refresh: %v\n%s", err, out)
 	}
 	t.Logf("secret-injector refresh:\n%s", out)
 	var fresh []corev1.Pod
 	if err := poll(ctx, 2*time.Minute, func() (bool, error) {
-		fresh = s.runningPods(t, ctx, ns, "legacy")
-		return len(fresh) == 1 && fresh[0].Name != old && isReady(fresh[0]), nil
+		fresh = s.running(t, ctx, ns, "legacy")
+		return len(fresh) == 1 && fresh[0].Name != old && clusterbed.IsReady(fresh[0]), nil
 	}); err != nil {
 		t.Fatalf("the Deployment was not rolled: pods %v", podNames(fresh))
 	}
-	files, err := appFiles(ctx, fresh[0])
+	files, err := clusterbed.AppFiles(ctx, fresh[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files[rb.KeyFile()].SHA256 != sha(rotated) {
+	if files[rb.KeyFile()].SHA256 != clusterbed.SHA256(rotated) {
 		t.Errorf("the restarted pod does not have the rotated key")
 	}
 	if fresh[0].Spec.Containers[0].Name == "" || fresh[0].Annotations == nil {
 		t.Fatal("unexpected pod")
 	}
-}
-
-func isReady(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func podNames(ps []corev1.Pod) []string {
@@ -119,34 +111,34 @@ func TestWebhookReplicaKilledDuringRollout(t *testing.T) {
 	s := need(t)
 	ctx := testContext(t, 6*time.Minute)
 	ns := s.newNamespace(t, "real-kill")
-	b := s.bed.Backends["gcp"]
+	b := s.Bed.Backends["gcp"]
 	rb := bed.NewRunbook("kucoin")
 	provision(t, ctx, rb, b)
-	d, err := s.deployment(ctx, workload{name: "fleet", ns: ns, backend: b, annotations: rb.Annotations(b, "1m"), replicas: 20})
+	d, err := s.Deployment(ctx, clusterbed.Workload{Name: "fleet", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "1m"), Replicas: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+	if _, err := s.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Kill one replica while the ReplicaSet creates its pods.
 	time.Sleep(500 * time.Millisecond)
-	hooks, err := s.client.CoreV1().Pods(chartNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=secret-injector"})
+	hooks, err := s.Client.CoreV1().Pods(clusterbed.ChartNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=secret-injector"})
 	if err != nil || len(hooks.Items) == 0 {
 		t.Fatalf("webhook pods: %v (%d)", err, len(hooks.Items))
 	}
 	victim := hooks.Items[0].Name
-	if err := s.client.CoreV1().Pods(chartNS).Delete(ctx, victim, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+	if err := s.Client.CoreV1().Pods(clusterbed.ChartNS).Delete(ctx, victim, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("killed webhook pod %s during the rollout", victim)
 	pods := s.waitAvailable(t, ctx, ns, "fleet", 5*time.Minute)
-	all, err := s.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	all, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range all.Items {
-		if !agentsInjected(p) {
+		if !clusterbed.AgentsInjected(p) {
 			t.Errorf("pod %s exists without the agent", p.Name)
 		}
 	}
@@ -156,10 +148,10 @@ func TestWebhookReplicaKilledDuringRollout(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			files, err := appFiles(ctx, p)
+			files, err := clusterbed.AppFiles(ctx, p)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil || files[rb.KeyFile()].SHA256 != sha(rb.APIKey) {
+			if err != nil || files[rb.KeyFile()].SHA256 != clusterbed.SHA256(rb.APIKey) {
 				t.Errorf("pod %s runs without its api key (%v)", p.Name, err)
 			}
 		}()
@@ -168,7 +160,7 @@ func TestWebhookReplicaKilledDuringRollout(t *testing.T) {
 	if len(pods) != 20 {
 		t.Errorf("%d pods running, want 20", len(pods))
 	}
-	if err := s.waitWebhook(ctx); err != nil {
+	if err := s.WaitWebhook(ctx); err != nil {
 		t.Errorf("the webhook did not come back to two replicas: %v", err)
 	}
 }
@@ -199,7 +191,7 @@ func (s *suite) checkLeaks(t *testing.T, ns string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var texts []string
-	pods, err := s.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	pods, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Errorf("leak check: %v", err)
 		return
@@ -211,7 +203,7 @@ func (s *suite) checkLeaks(t *testing.T, ns string) {
 		}
 		for _, c := range names {
 			for _, prev := range []bool{false, true} {
-				rc, err := s.client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c, Previous: prev}).Stream(ctx)
+				rc, err := s.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c, Previous: prev}).Stream(ctx)
 				if err != nil {
 					continue
 				}
@@ -221,7 +213,7 @@ func (s *suite) checkLeaks(t *testing.T, ns string) {
 			}
 		}
 	}
-	evs, err := s.client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	evs, err := s.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
 	if err == nil {
 		for _, e := range evs.Items {
 			texts = append(texts, e.Message)

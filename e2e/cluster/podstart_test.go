@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/tradepulse/secret-injector/e2e/bed"
+	"github.com/tradepulse/secret-injector/e2e/clusterbed"
 )
 
 // BenchmarkPodStart is what a user sees of injection: pod create → Ready on
@@ -24,7 +25,7 @@ import (
 func BenchmarkPodStart(b *testing.B) {
 	s := needB(b)
 	rb := bed.NewRunbook("bench")
-	backend := s.bed.Backends["gcp"]
+	backend := s.Bed.Backends["gcp"]
 	for _, injected := range []bool{false, true} {
 		name := "plain"
 		if injected {
@@ -33,15 +34,15 @@ func BenchmarkPodStart(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			ns := s.benchNamespace(b)
-			w := workload{name: "start", ns: ns}
+			w := clusterbed.Workload{Name: "start", Namespace: ns}
 			if injected {
 				if err := backend.Put(ctx, rb.KeyPath(), []byte(rb.APIKey), false); err != nil {
 					b.Fatal(err)
 				}
-				w.backend = backend
-				w.annotations = map[string]string{"secret-" + rb.KeyFile(): backend.Ref(rb.KeyPath(), false)}
+				w.Backend = backend
+				w.Annotations = map[string]string{"secret-" + rb.KeyFile(): backend.Ref(rb.KeyPath(), false)}
 			}
-			d, err := s.deployment(ctx, w)
+			d, err := s.Deployment(ctx, w)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -70,7 +71,7 @@ func BenchmarkPodStart(b *testing.B) {
 func (s *suite) createToReady(ctx context.Context, pod *corev1.Pod) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	pods := s.client.CoreV1().Pods(pod.Namespace)
+	pods := s.Client.CoreV1().Pods(pod.Namespace)
 	w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", pod.Name).String()})
 	if err != nil {
 		return 0, err
@@ -84,7 +85,7 @@ func (s *suite) createToReady(ctx context.Context, pod *corev1.Pod) (time.Durati
 		if ev.Type == watch.Error {
 			return 0, fmt.Errorf("watch: %v", ev.Object)
 		}
-		if p, ok := ev.Object.(*corev1.Pod); ok && isReady(*p) {
+		if p, ok := ev.Object.(*corev1.Pod); ok && clusterbed.IsReady(*p) {
 			return time.Since(start), nil
 		}
 	}
@@ -101,15 +102,15 @@ func needB(b *testing.B) *suite {
 
 func (s *suite) benchNamespace(b *testing.B) string {
 	ctx := context.Background()
-	ns, err := s.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+	ns, err := s.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-start-"}}, metav1.CreateOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
-		_ = s.client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+		_ = s.Client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 	})
-	if _, err := s.client.CoreV1().ServiceAccounts(ns.Name).Create(ctx, &corev1.ServiceAccount{
+	if _, err := s.Client.CoreV1().ServiceAccounts(ns.Name).Create(ctx, &corev1.ServiceAccount{
 		ObjectMeta: metav1.ObjectMeta{Name: bed.PodServiceAccount}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}

@@ -14,16 +14,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tradepulse/secret-injector/e2e/bed"
+	"github.com/tradepulse/secret-injector/e2e/clusterbed"
 	"github.com/tradepulse/secret-injector/injector"
 )
 
 // backends are all four in CI, where a missing Vault bed is a failure.
 func (s *suite) backends(t *testing.T) []string {
 	names := []string{"env", "gcp", "aws"}
-	if s.bed.Vault != nil {
+	if s.Bed.Vault != nil {
 		return append(names, "vault")
 	}
-	t.Logf("skipping the vault cases: vault bed absent (%s unset)", strings.Join(s.bed.VaultMissing, ", "))
+	t.Logf("skipping the vault cases: vault bed absent (%s unset)", strings.Join(s.Bed.VaultMissing, ", "))
 	return names
 }
 
@@ -31,7 +32,7 @@ func (s *suite) forEachBackend(t *testing.T, f func(t *testing.T, b bed.Backend,
 	for _, name := range s.backends(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f(t, s.bed.Backends[name], s.newNamespace(t, "real-"+name))
+			f(t, s.Bed.Backends[name], s.newNamespace(t, "real-"+name))
 		})
 	}
 }
@@ -47,19 +48,28 @@ func provision(t *testing.T, ctx context.Context, rb bed.Runbook, b bed.Backend)
 // checkFiles compares the app's view of the volume with the runbook.
 func checkFiles(t *testing.T, ctx context.Context, p corev1.Pod, rb bed.Runbook) {
 	t.Helper()
-	got, err := appFiles(ctx, p)
+	got, err := clusterbed.AppFiles(ctx, p)
 	if err != nil {
 		t.Fatalf("the app could not list its files: %v", err)
 	}
 	want := map[string]string{}
 	for name, f := range rb.Files() {
-		want[name] = sha(f.Data)
+		want[name] = clusterbed.SHA256(f.Data)
 	}
 	gotHashes := map[string]string{}
 	for name, f := range got {
+		if strings.HasPrefix(name, ".") {
+			continue // the agent's own state, beside the secrets
+		}
 		gotHashes[name] = f.SHA256
-		if strings.HasSuffix(f.Mode, "4") || strings.HasSuffix(f.Mode, "6") || strings.HasSuffix(f.Mode, "7") {
+		if f.Error != "" {
+			t.Errorf("the app cannot read %s: %s", name, f.Error)
+		}
+		if !strings.HasSuffix(f.Mode, "0") {
 			t.Errorf("file %s has mode %s: readable by any uid", name, f.Mode)
+		}
+		if f.UID != clusterbed.AppUID && f.GID != clusterbed.AppUID {
+			t.Errorf("file %s is owned by %d:%d, neither the app's uid nor its group %d", name, f.UID, f.GID, clusterbed.AppUID)
 		}
 	}
 	if diff := cmp.Diff(want, gotHashes); diff != "" {
@@ -75,24 +85,24 @@ func TestBootstrap(t *testing.T) {
 		ctx := testContext(t, 4*time.Minute)
 		rb := bed.NewRunbook("binance")
 		provision(t, ctx, rb, b)
-		pods := s.deploy(t, ctx, workload{name: "trading-engine", ns: ns, backend: b, annotations: rb.Annotations(b, "1m")}, 3*time.Minute)
+		pods := s.deploy(t, ctx, clusterbed.Workload{Name: "trading-engine", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "1m")}, 3*time.Minute)
 		if len(pods) != 1 {
 			t.Fatalf("want 1 running pod, got %d", len(pods))
 		}
 		p := pods[0]
-		if !agentsInjected(p) {
+		if !clusterbed.AgentsInjected(p) {
 			t.Fatalf("pod %s was not injected", p.Name)
 		}
 		checkFiles(t, ctx, p, rb)
-		init := containerStatus(p, injector.InitContainerName)
+		init := clusterbed.ContainerStatus(p, injector.InitContainerName)
 		if init == nil || init.State.Terminated == nil || init.State.Terminated.ExitCode != 0 {
 			t.Errorf("init container: %+v, want terminated with exit 0", init)
 		}
-		side := containerStatus(p, injector.SidecarName)
+		side := clusterbed.ContainerStatus(p, injector.SidecarName)
 		if side == nil || side.State.Running == nil || side.Started == nil || !*side.Started {
 			t.Errorf("sidecar: %+v, want running and started", side)
 		}
-		app := containerStatus(p, appName)
+		app := clusterbed.ContainerStatus(p, clusterbed.AppName)
 		if init != nil && init.State.Terminated != nil && app != nil && app.State.Running != nil &&
 			app.State.Running.StartedAt.Before(&init.State.Terminated.FinishedAt) {
 			t.Errorf("the app started at %s, before the init container finished at %s", app.State.Running.StartedAt, init.State.Terminated.FinishedAt)
@@ -101,12 +111,12 @@ func TestBootstrap(t *testing.T) {
 			Type      string `json:"type"`
 			SizeBytes int64  `json:"sizeBytes"`
 		}
-		if err := appGet(ctx, p, "/statfs?path="+secretsPath, &fs); err != nil {
+		if err := clusterbed.AppGet(ctx, p, "/statfs?path="+clusterbed.SecretsPath, &fs); err != nil {
 			t.Errorf("statfs of the secrets volume: %v", err)
 		} else if fs.Type != "tmpfs" || fs.SizeBytes <= 0 || fs.SizeBytes > 64<<20 {
 			t.Errorf("secrets volume: %+v, want a tmpfs bounded by the volume's sizeLimit", fs)
 		}
-		out, _ := s.kubectl(ctx, "-n", ns, "get", "pods", "-o", "wide")
+		out, _ := s.Kubectl(ctx, "-n", ns, "get", "pods", "-o", "wide")
 		t.Logf("kubectl get pods:\n%s", out)
 		if !strings.Contains(out, "2/2") || !strings.Contains(out, "Running") {
 			t.Errorf("kubectl get pods does not show the pod Running 2/2")
@@ -124,8 +134,8 @@ func TestRotation(t *testing.T) {
 		rb := bed.NewRunbook("kraken")
 		provision(t, ctx, rb, b)
 		ann := rb.Annotations(b, "2s")
-		ann["reload"] = "signal:SIGHUP:" + appName
-		pods := s.deploy(t, ctx, workload{name: "rotating", ns: ns, backend: b, annotations: ann, sighupDelay: 3 * time.Second}, 3*time.Minute)
+		ann["reload"] = "signal:SIGHUP:" + clusterbed.AppName
+		pods := s.deploy(t, ctx, clusterbed.Workload{Name: "rotating", Namespace: ns, Backend: b, Annotations: ann, SIGHUPDelay: 3 * time.Second}, 3*time.Minute)
 		p := pods[0]
 		time.Sleep(5 * time.Second) // past the handler delay and the agent's debounce
 		if n := sighups(t, ctx, p); n != 0 {
@@ -137,8 +147,8 @@ func TestRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := poll(ctx, 30*time.Second, func() (bool, error) {
-			files, err := appFiles(ctx, p)
-			return err == nil && files[rb.KeyFile()].SHA256 == sha(rotated), nil
+			files, err := clusterbed.AppFiles(ctx, p)
+			return err == nil && files[rb.KeyFile()].SHA256 == clusterbed.SHA256(rotated), nil
 		}); err != nil {
 			t.Fatalf("the rotated api key never reached the app: %v", err)
 		}
@@ -149,11 +159,11 @@ func TestRotation(t *testing.T) {
 		if n := sighups(t, ctx, p); n != 1 {
 			t.Errorf("the app got %d SIGHUPs for one rotation, want 1", n)
 		}
-		cur, err := s.client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
+		cur, err := s.Client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := containerStatus(*cur, appName); st == nil || st.RestartCount != 0 {
+		if st := clusterbed.ContainerStatus(*cur, clusterbed.AppName); st == nil || st.RestartCount != 0 {
 			t.Errorf("the app restarted: %+v", st)
 		}
 	})
@@ -164,7 +174,7 @@ func sighups(t *testing.T, ctx context.Context, p corev1.Pod) int {
 	var n struct {
 		Count int `json:"sighups"`
 	}
-	if err := appGet(ctx, p, "/sighups", &n); err != nil {
+	if err := clusterbed.AppGet(ctx, p, "/sighups", &n); err != nil {
 		t.Fatalf("sighups: %v", err)
 	}
 	return n.Count
@@ -178,19 +188,19 @@ func TestEmergencyRevocation(t *testing.T) {
 		ctx := testContext(t, 4*time.Minute)
 		rb := bed.NewRunbook("bybit")
 		provision(t, ctx, rb, b)
-		pods := s.deploy(t, ctx, workload{name: "revoked", ns: ns, backend: b, annotations: rb.Annotations(b, "2s")}, 3*time.Minute)
+		pods := s.deploy(t, ctx, clusterbed.Workload{Name: "revoked", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "2s")}, 3*time.Minute)
 		p := pods[0]
 		if err := b.Delete(ctx, rb.KeyPath()); err != nil {
 			t.Fatal(err)
 		}
 		if err := poll(ctx, 30*time.Second, func() (bool, error) {
-			files, err := appFiles(ctx, p)
+			files, err := clusterbed.AppFiles(ctx, p)
 			_, present := files[rb.KeyFile()]
 			return err == nil && !present, nil
 		}); err != nil {
 			t.Fatalf("the revoked key stayed in the app's volume: %v", err)
 		}
-		out, err := s.cli(ctx, "status", "-n", ns, "-l", "app=revoked")
+		out, err := s.CLI(ctx, "status", "-n", ns, "-l", "app=revoked")
 		if err != nil || !strings.Contains(out, rb.KeyFile()) {
 			t.Errorf("secret-injector status: %v\n%s", err, out)
 		}
@@ -200,8 +210,8 @@ func TestEmergencyRevocation(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := poll(ctx, 60*time.Second, func() (bool, error) {
-			files, err := appFiles(ctx, p)
-			return err == nil && files[rb.KeyFile()].SHA256 == sha(again), nil
+			files, err := clusterbed.AppFiles(ctx, p)
+			return err == nil && files[rb.KeyFile()].SHA256 == clusterbed.SHA256(again), nil
 		}); err != nil {
 			t.Fatalf("the re-provisioned key never came back: %v", err)
 		}
@@ -213,17 +223,17 @@ func TestEmergencyRevocation(t *testing.T) {
 // the lease, the old role is dropped and the app logs in as a new one.
 func TestDatabaseRevoke(t *testing.T) {
 	s := need(t)
-	if s.bed.Vault == nil {
+	if s.Bed.Vault == nil {
 		t.Skip("no Vault bed")
 	}
 	ctx := testContext(t, 4*time.Minute)
 	ns := s.newNamespace(t, "real-db")
-	v := s.bed.Vault
+	v := s.Bed.Vault
 	ann := map[string]string{"secret-db": v.DBRef(), "format-db": "json", "refresh-interval": "1m"}
-	pods := s.deploy(t, ctx, workload{name: "ledger", ns: ns, backend: s.bed.Backends["vault"], annotations: ann}, 3*time.Minute)
+	pods := s.deploy(t, ctx, clusterbed.Workload{Name: "ledger", Namespace: ns, Backend: s.Bed.Backends["vault"], Annotations: ann}, 3*time.Minute)
 	p := pods[0]
 	first := dbUser(t, ctx, p)
-	out, err := s.cli(ctx, "revoke", "-n", ns, "-l", "app=ledger")
+	out, err := s.CLI(ctx, "revoke", "-n", ns, "-l", "app=ledger")
 	if err != nil {
 		t.Fatalf("secret-injector revoke: %v\n%s", err, out)
 	}
@@ -244,7 +254,7 @@ func dbUserOrEmpty(ctx context.Context, p corev1.Pod) string {
 	var r struct {
 		User string `json:"current_user"`
 	}
-	if err := appGet(ctx, p, "/db?dir=db", &r); err != nil {
+	if err := clusterbed.AppGet(ctx, p, "/db?dir=db", &r); err != nil {
 		return ""
 	}
 	return r.User
@@ -255,7 +265,7 @@ func dbUser(t *testing.T, ctx context.Context, p corev1.Pod) string {
 	var r struct {
 		User string `json:"current_user"`
 	}
-	if err := appGet(ctx, p, "/db?dir=db", &r); err != nil {
+	if err := clusterbed.AppGet(ctx, p, "/db?dir=db", &r); err != nil {
 		t.Fatalf("the app could not log into PostgreSQL: %v", err)
 	}
 	return r.User
@@ -264,7 +274,7 @@ func dbUser(t *testing.T, ctx context.Context, p corev1.Pod) string {
 // roleExists asks PostgreSQL itself.
 func (s *suite) roleExists(t *testing.T, ctx context.Context, role string) bool {
 	t.Helper()
-	e := s.bed.Vault.Env
+	e := s.Bed.Vault.Env
 	cmd := exec.CommandContext(ctx, e.PSQL, "-h", e.PGHost, "-p", e.PGPort, "-U", e.PGUser, "-d", e.PGDatabase, "-tAc",
 		fmt.Sprintf("select count(*) from pg_roles where rolname = '%s'", strings.ReplaceAll(role, "'", "")))
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+e.PGPassword)
@@ -280,17 +290,17 @@ func (s *suite) roleExists(t *testing.T, ctx context.Context, role string) bool 
 // of another service account never starts.
 func TestVaultKubernetesAuth(t *testing.T) {
 	s := need(t)
-	if s.bed.Vault == nil {
+	if s.Bed.Vault == nil {
 		t.Skip("no Vault bed")
 	}
 	ctx := testContext(t, 4*time.Minute)
 	ns := s.newNamespace(t, "real-vault-auth")
-	b := s.bed.Backends["vault"]
+	b := s.Bed.Backends["vault"]
 	rb := bed.NewRunbook("okx")
 	provision(t, ctx, rb, b)
 	ann := rb.Annotations(b, "1m")
-	ann["reload"] = "signal:SIGHUP:" + appName // shares the PID namespace with the agent
-	pods := s.deploy(t, ctx, workload{name: "allowed", ns: ns, backend: b, annotations: ann}, 3*time.Minute)
+	ann["reload"] = "signal:SIGHUP:" + clusterbed.AppName // shares the PID namespace with the agent
+	pods := s.deploy(t, ctx, clusterbed.Workload{Name: "allowed", Namespace: ns, Backend: b, Annotations: ann}, 3*time.Minute)
 	checkFiles(t, ctx, pods[0], rb)
 	var reads struct {
 		Agents []struct {
@@ -299,7 +309,7 @@ func TestVaultKubernetesAuth(t *testing.T) {
 			Error    string `json:"error"`
 		} `json:"agents"`
 	}
-	if err := appGet(ctx, pods[0], "/read-agent-token", &reads); err != nil {
+	if err := clusterbed.AppGet(ctx, pods[0], "/read-agent-token", &reads); err != nil {
 		t.Fatalf("read-agent-token: %v", err)
 	}
 	if len(reads.Agents) == 0 {
@@ -313,31 +323,31 @@ func TestVaultKubernetesAuth(t *testing.T) {
 		}
 	}
 
-	d, err := s.deployment(ctx, workload{name: "intruder", ns: ns, backend: b, annotations: rb.Annotations(b, "1m"), serviceAccount: "intruder"})
+	d, err := s.Deployment(ctx, clusterbed.Workload{Name: "intruder", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "1m"), ServiceAccount: clusterbed.IntruderServiceAccount})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+	if _, err := s.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var pod corev1.Pod
 	if err := poll(ctx, time.Minute, func() (bool, error) {
-		list, err := s.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=intruder"})
+		list, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=intruder"})
 		if err != nil || len(list.Items) == 0 {
 			return false, nil
 		}
 		pod = list.Items[0]
-		st := containerStatus(pod, injector.InitContainerName)
+		st := clusterbed.ContainerStatus(pod, injector.InitContainerName)
 		return st != nil && (st.State.Running != nil || st.State.Terminated != nil), nil
 	}); err != nil {
 		t.Fatalf("the intruder's init container never started: %v", err)
 	}
 	time.Sleep(15 * time.Second)
-	cur, err := s.client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+	cur, err := s.Client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if app := containerStatus(*cur, appName); app == nil || app.State.Waiting == nil || cur.Status.Phase != corev1.PodPending {
+	if app := clusterbed.ContainerStatus(*cur, clusterbed.AppName); app == nil || app.State.Waiting == nil || cur.Status.Phase != corev1.PodPending {
 		t.Errorf("a pod of service account intruder got past its init container: phase %s, app %+v", cur.Status.Phase, app)
 	}
 }
