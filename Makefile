@@ -84,13 +84,34 @@ test: ## Full suite (what CI runs): vet, gofmt, every test with -race against th
 DEMO_FLAGS ?=
 
 .PHONY: e2e
-e2e: ## End-to-end suite only (./e2e/...): real API server, webhook, agents, Vault + PostgreSQL.
-	hack/with-bed.sh $(GO) test -race -count=1 -timeout 15m ./e2e/...
+e2e: ## Fast end-to-end suite (./e2e): real API server, webhook, agents run by the pod runner, Vault + PostgreSQL.
+	hack/with-bed.sh $(GO) test -race -count=1 -timeout 15m ./e2e/
 
 .PHONY: demo
-demo: ## Walk through the runbook on a local bed: a pod injected, files, rotation, revocations (Ctrl-C ends it).
+demo: ## Walk through the runbook on the real cluster (root): chart from `make image`, a Deployment, files, rotation, revocations (Ctrl-C ends it).
+	$(GO) build -o bin/e2e-demo ./e2e/cmd/demo
+	hack/with-bed.sh hack/with-cluster.sh bin/e2e-demo -cluster $(DEMO_FLAGS)
+
+.PHONY: demo-fast
+demo-fast: ## The same walk-through on the fast bed (no root): API server, the webhook as a process, the pod runner as kubelet.
 	$(GO) build -o bin/e2e-demo ./e2e/cmd/demo
 	hack/with-bed.sh bin/e2e-demo $(DEMO_FLAGS)
+
+.PHONY: e2e-cluster
+e2e-cluster: ## Real-pods suite only (./e2e/cluster): the chart on a real single-node cluster, pods run by the kubelet (root).
+	hack/with-bed.sh hack/with-cluster.sh $(GO) test -race -count=1 -timeout 30m -v ./e2e/cluster
+
+.PHONY: bench-cluster
+bench-cluster: ## Pod create → Ready on the real node, with and without injection (10 pods each).
+	hack/with-bed.sh hack/with-cluster.sh $(GO) test -run '^$$' -bench PodStart -benchtime 10x -timeout 20m ./e2e/cluster
+
+.PHONY: cluster-up
+cluster-up: ## Bring the real single-node cluster up (root); `hack/cluster.sh env` prints its variables.
+	hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Take the real cluster down and undo its host changes.
+	hack/cluster.sh down
 
 .PHONY: vet
 vet: ## go vet and gofmt check.
