@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/tradepulse/secret-injector/agent"
 	"github.com/tradepulse/secret-injector/agent/admin"
@@ -168,8 +169,8 @@ func (b *builtAgent) runSidecar(ctx context.Context, reg *prometheus.Registry) e
 			}
 		}()
 	}
-	start(func() error { return serve(ctx, metricsLn, probes) })
-	start(func() error { return serve(ctx, adminLn, admin.Handler(b.agent, b.log)) })
+	start(func() error { return serve(ctx, metricsLn, probes, metricsLimits) })
+	start(func() error { return serve(ctx, adminLn, admin.Handler(b.agent, b.log), adminLimits) })
 	start(func() error { return b.notifier.Start(ctx) })
 	start(func() error { return b.agent.RunSidecar(ctx) })
 	wg.Wait()
@@ -177,10 +178,49 @@ func (b *builtAgent) runSidecar(ctx context.Context, reg *prometheus.Registry) e
 	return errors.Join(collect(errs)...)
 }
 
-// serve runs an HTTP server on ln until ctx ends, then shuts it down
-// gracefully.
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+// serverLimits bound what one agent listener accepts, so that clients
+// that hold connections open, or send large headers or bodies, cannot make
+// the agent grow: every connection is cut by time, every request by size,
+// and the connections open at once are capped (more wait in the kernel's
+// backlog until one closes).
+type serverLimits struct {
+	readHeader, read, write, idle time.Duration
+	// maxHeaderBytes is http.Server.MaxHeaderBytes. net/http reads 4 KiB
+	// past it before answering 431, so the header block a client may send
+	// is maxHeaderBytes + 4 KiB.
+	maxHeaderBytes int
+	maxBodyBytes   int64
+	maxConns       int
+}
+
+var (
+	// metricsLimits: Prometheus scrapes and the kubelet's probes. Headers
+	// up to 8 KiB, no body, a few connections.
+	metricsLimits = serverLimits{
+		readHeader: 5 * time.Second, read: 10 * time.Second, write: 30 * time.Second, idle: 30 * time.Second,
+		maxHeaderBytes: 4 << 10, maxBodyBytes: 4 << 10, maxConns: 16,
+	}
+	// adminLimits: the operator's commands through a port-forward. A
+	// refresh or revoke may wait for the backend: a minute, as long as
+	// the commands wait for an answer (ctl.DefaultTimeout), and some.
+	adminLimits = serverLimits{
+		readHeader: 5 * time.Second, read: 10 * time.Second, write: 2 * time.Minute, idle: 30 * time.Second,
+		maxHeaderBytes: 4 << 10, maxBodyBytes: 4 << 10, maxConns: 8,
+	}
+)
+
+// serve runs an HTTP server on ln within limits until ctx ends, then shuts
+// it down gracefully.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, limits serverLimits) error {
+	srv := &http.Server{
+		Handler:           limitBody(h, limits.maxBodyBytes),
+		ReadHeaderTimeout: limits.readHeader,
+		ReadTimeout:       limits.read,
+		WriteTimeout:      limits.write,
+		IdleTimeout:       limits.idle,
+		MaxHeaderBytes:    limits.maxHeaderBytes,
+	}
+	ln = netutil.LimitListener(ln, limits.maxConns)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -193,6 +233,19 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		<-done
 		return nil
 	}
+}
+
+// limitBody answers 413 to a request whose declared body is larger than n
+// and cuts any body at n bytes: no agent endpoint takes more.
+func limitBody(h http.Handler, n int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		h.ServeHTTP(w, r)
+	})
 }
 
 func collect(errs <-chan error) []error {
