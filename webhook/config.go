@@ -89,6 +89,11 @@ type Config struct {
 	// Injector.
 	Mutator Mutator
 
+	// Limits bound what clients of the admission port can cost; zero
+	// fields take the defaults. Limits.AdmissionTimeout must be the webhook
+	// configuration's timeoutSeconds.
+	Limits Limits
+
 	// RestConfig reaches the API server (version discovery, self-managed
 	// TLS); nil loads the in-cluster config or kubeconfig.
 	RestConfig *rest.Config
@@ -125,6 +130,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	cfg.CertPolicy = cfg.CertPolicy.WithDefaults()
 	if len(cfg.CertPolicy.Hosts) == 0 {
 		cfg.CertPolicy.Hosts = cfg.hosts()
@@ -174,6 +180,9 @@ func (cfg Config) validate() error {
 		}
 	default:
 		add("tls mode %q: want %s or %s", cfg.TLSMode, TLSModeFile, TLSModeSelfManaged)
+	}
+	if err := cfg.Limits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch cfg.NativeSidecars {
 	case NativeSidecarsAuto, NativeSidecarsTrue, NativeSidecarsFalse:

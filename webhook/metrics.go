@@ -21,6 +21,7 @@ type Metrics struct {
 	admissions *prometheus.CounterVec
 	duration   prometheus.Histogram
 	certExpiry prometheus.Gauge
+	refused    *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -41,12 +42,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "secret_injector_webhook_certificate_expiry_timestamp_seconds",
 			Help: "Expiry of the serving certificate currently loaded, as a Unix timestamp; 0 before one is loaded.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secret_injector_webhook_requests_refused_total",
+			Help: "Requests to the admission port refused before admission, by reason: too_large (body over the limit), busy (in-flight bytes or admissions at their limit; answered 429) or read_failed (body not received in time).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.admissions, m.duration, m.certExpiry)
+	reg.MustRegister(m.admissions, m.duration, m.certExpiry, m.refused)
 	// Every result exists from the start, so that rate() and alerts see a
 	// zero rather than no series.
 	for _, r := range []string{ResultInjected, ResultSkipped, ResultDenied, ResultError} {
 		m.admissions.WithLabelValues(r)
+	}
+	for _, r := range []string{RefusedTooLarge, RefusedBusy, RefusedRead} {
+		m.refused.WithLabelValues(r)
 	}
 	return m
 }

@@ -1,10 +1,11 @@
 // Package webhook is the mutating admission server around the injector: it
-// admits pod CREATEs at Path through controller-runtime's webhook.Server,
-// lets injector.Inject mutate the typed pod and the library compute the
-// patch, and serves its TLS either from a mounted directory (cert-manager)
-// or from a CA and certificate it creates, stores, publishes as caBundle and
-// rotates itself. Probes and metrics are served on their own plain-HTTP
-// ports.
+// admits pod CREATEs at Path through its own implementation of
+// controller-runtime's webhook.Server, one that bounds what each client can
+// cost (server.go), lets injector.Inject mutate the typed pod and the
+// library compute the patch, and serves its TLS either from a mounted
+// directory (cert-manager) or from a CA and certificate it creates, stores,
+// publishes as caBundle and rotates itself. Probes and metrics are served on
+// their own plain-HTTP ports.
 //
 // The webhook never calls a secret backend and never sees a secret value:
 // pods carry references only.
@@ -17,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -28,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/tradepulse/secret-injector/webhook/certs"
 )
@@ -87,6 +88,20 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("webhook: metrics listener: %w", err)
 	}
 	defer metricsLn.Close()
+	// The certificate watcher is made below, once the certificate is on
+	// disk; the handshake asks for it only after the server starts.
+	var watcher *certwatcher.CertWatcher
+	server := newAdmissionServer(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), &tls.Config{
+		GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) { return watcher.GetCertificate(h) },
+		MinVersion:     tls.VersionTLS12,
+		// HTTP/1.1 only: HTTP/2 rapid-reset floods cannot reach the
+		// handler, and the API server speaks HTTP/1.1 to webhooks fine.
+		NextProtos: []string{"http/1.1"},
+	}, cfg.Limits, metrics, log)
+	if err := server.Listen(); err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	defer server.closeListener()
 
 	var selfManaged *selfManagedRunner
 	if cfg.TLSMode == TLSModeSelfManaged {
@@ -94,7 +109,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	watcher, err := certwatcher.New(filepath.Join(cfg.CertDir, certs.KeyCert), filepath.Join(cfg.CertDir, certs.KeyKey))
+	watcher, err = certwatcher.New(filepath.Join(cfg.CertDir, certs.KeyCert), filepath.Join(cfg.CertDir, certs.KeyKey))
 	if err != nil {
 		return fmt.Errorf("webhook: load serving certificate from %s: %w", cfg.CertDir, err)
 	}
@@ -112,17 +127,6 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	g.Go(func() error { return watcher.Start(ctx) })
 
-	server := ctrlwebhook.NewServer(ctrlwebhook.Options{
-		Host: cfg.Host,
-		Port: cfg.Port,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-			c.GetCertificate = watcher.GetCertificate
-			c.MinVersion = tls.VersionTLS12
-			// HTTP/1.1 only: HTTP/2 rapid-reset floods cannot reach the
-			// handler, and the API server speaks HTTP/1.1 to webhooks fine.
-			c.NextProtos = []string{"http/1.1"}
-		}},
-	})
 	server.Register(Path, NewHandler(mutator, metrics, log).Webhook())
 	g.Go(func() error { return server.Start(ctx) })
 
@@ -130,7 +134,9 @@ func Run(ctx context.Context, cfg Config) error {
 	g.Go(func() error { return serveHTTP(ctx, probeLn, probeMux(ready), log) })
 	g.Go(func() error { return serveHTTP(ctx, metricsLn, metricsMux(reg), log) })
 
-	log.Info("webhook serving", "port", cfg.Port, "path", Path, "tlsMode", cfg.TLSMode,
+	log.Info("webhook serving", "addr", server.Addr().String(), "path", Path, "tlsMode", cfg.TLSMode,
+		"admissionTimeout", cfg.Limits.AdmissionTimeout, "maxConnections", cfg.Limits.MaxConnections,
+		"maxConcurrent", cfg.Limits.MaxConcurrent, "maxInflightBytes", cfg.Limits.MaxInflightBytes,
 		"probeAddr", probeLn.Addr().String(), "metricsAddr", metricsLn.Addr().String())
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("webhook: %w", err)

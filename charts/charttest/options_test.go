@@ -1,6 +1,7 @@
 package charttest
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/tradepulse/secret-injector/injector"
+	"github.com/tradepulse/secret-injector/webhook"
 )
 
 // webhookArgs returns the webhook container's --name=value flags from a
@@ -118,7 +120,8 @@ func TestWebhookFlags(t *testing.T) {
 		"tls-secret-name", "probe-addr", "metrics-addr", "default-backend", "enabled-backends",
 		"agent-image", "image-pull-policy", "native-sidecars", "vault-auth-path", "vault-audience",
 		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
-		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod", "agent-uid"}
+		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod", "agent-uid",
+		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes"}
 	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region"}
 	for _, rc := range renderCases(t) {
 		t.Run(rc.name, func(t *testing.T) {
@@ -151,6 +154,40 @@ func TestWebhookFlags(t *testing.T) {
 			if err := optionsFromFlags(t, flags).Validate(); err != nil {
 				t.Errorf("the injector rejects the chart's defaults: %v", err)
 			}
+			if err := limitsFromFlags(t, flags).Validate(); err != nil {
+				t.Errorf("the webhook rejects the chart's limits: %v", err)
+			}
+			// The server's deadlines derive from the API server's.
+			timeout, _, _ := unstructured.NestedInt64(rc.values, "webhook", "timeoutSeconds")
+			if timeout == 0 {
+				timeout = 5
+			}
+			if want := fmt.Sprintf("%ds", timeout); flags["admission-timeout"] != want {
+				t.Errorf("--admission-timeout=%s, want %s (webhook.timeoutSeconds)", flags["admission-timeout"], want)
+			}
 		})
 	}
+}
+
+// limitsFromFlags reads the admission port's limits the way the webhook
+// does.
+func limitsFromFlags(t *testing.T, f map[string]string) webhook.Limits {
+	t.Helper()
+	timeout, err := time.ParseDuration(f["admission-timeout"])
+	if err != nil {
+		t.Fatalf("--admission-timeout: %v", err)
+	}
+	conns, err := strconv.Atoi(f["max-connections"])
+	if err != nil {
+		t.Fatalf("--max-connections: %v", err)
+	}
+	concurrent, err := strconv.Atoi(f["max-concurrent-admissions"])
+	if err != nil {
+		t.Fatalf("--max-concurrent-admissions: %v", err)
+	}
+	inflight, err := resource.ParseQuantity(f["max-inflight-bytes"])
+	if err != nil {
+		t.Fatalf("--max-inflight-bytes: %v", err)
+	}
+	return webhook.Limits{AdmissionTimeout: timeout, MaxConnections: conns, MaxConcurrent: concurrent, MaxInflightBytes: inflight.Value()}
 }

@@ -32,6 +32,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 		memReq    string
 		memLim    string
 		volLimit  string
+		inflight  string
 	)
 	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,6 +78,10 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 	fs.StringVar(&volLimit, "volume-size-limit", injector.DefaultVolumeSizeLimit.String(), "sizeLimit of the in-memory secrets volume")
 	fs.Int64Var(&o.AgentUID, "agent-uid", injector.DefaultAgentUID, "the agent's own uid (it runs under it in the app's group, except with signal reload); a uid no app uses")
 	fs.BoolVar(&o.AllowHostNetwork, "allow-host-network", false, "inject the agent sidecar into hostNetwork pods (not supported yet: true is refused; hostNetwork pods may use mode init)")
+	fs.DurationVar(&c.Limits.AdmissionTimeout, "admission-timeout", webhook.DefaultAdmissionTimeout, "the webhook configuration's timeoutSeconds: no request is read or answered for longer")
+	fs.IntVar(&c.Limits.MaxConnections, "max-connections", webhook.DefaultMaxConnections, "open connections to the admission port; more wait in the kernel's queue")
+	fs.IntVar(&c.Limits.MaxConcurrent, "max-concurrent-admissions", webhook.DefaultMaxConcurrent, "admissions decoded and mutated at once; a request that finds no slot in half the admission timeout is answered 429")
+	fs.StringVar(&inflight, "max-inflight-bytes", resource.NewQuantity(webhook.DefaultMaxInflightBytes, resource.BinarySI).String(), "request bytes held at once across requests (at least the 4Mi request limit); a request that finds no room in half the admission timeout is answered 429")
 	fs.StringVar(&logFormat, "log-format", "json", "json or text")
 	if err := fs.Parse(args); err != nil {
 		return c, "", err
@@ -100,8 +105,13 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: quantity("agent-memory-limit", memLim)},
 	}
 	o.VolumeSizeLimit = quantity("volume-size-limit", volLimit)
+	inflightQ := quantity("max-inflight-bytes", inflight)
+	c.Limits.MaxInflightBytes = inflightQ.Value()
 	if len(errs) == 0 {
 		if err := o.Validate(); err != nil {
+			errs = append(errs, err.Error())
+		}
+		if err := c.Limits.Validate(); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tradepulse/secret-injector/injector"
+	"github.com/tradepulse/secret-injector/webhook"
 )
 
 // webhookBase is a valid webhook command line every case below extends.
@@ -29,6 +30,10 @@ func TestWebhookFlagsRefuse(t *testing.T) {
 		{"host network is not supported yet", []string{"--allow-host-network=true"}, "allowing hostNetwork pods is not supported yet"},
 		{"default interval below the minimum", []string{"--refresh-interval=10s"}, "refresh interval 10s is below the minimum refresh interval 30s"},
 		{"minimum below 1s", []string{"--min-refresh-interval=0.5s"}, "minimum refresh interval 500ms is below 1s"},
+		{"admission timeout beyond the API server's 30s", []string{"--admission-timeout=45s"}, "admission timeout 45s: the webhook configuration's timeoutSeconds is 1s to 30s"},
+		{"negative connections", []string{"--max-connections=-1"}, "max connections -1 must be positive"},
+		{"in-flight bytes below one request", []string{"--max-inflight-bytes=1Mi"}, "max in-flight bytes 1048576 is below max request bytes 4194304"},
+		{"in-flight bytes not a quantity", []string{"--max-inflight-bytes=lots"}, `--max-inflight-bytes "lots"`},
 		{"negative agent uid", []string{"--agent-uid=-1"}, "agent uid -1: must be a non-root uid"},
 		{"negative secrets cap", []string{"--max-secrets-per-pod=-1"}, "max secrets per pod -1 must be positive"},
 		{"agent env without a value", []string{"--agent-env=HTTPS_PROXY"}, `"HTTPS_PROXY": want NAME=VALUE`},
@@ -56,12 +61,20 @@ func TestWebhookFlagsAccept(t *testing.T) {
 	if c.Injector.MinRefreshInterval != injector.DefaultMinRefreshInterval || c.Injector.MaxSecrets != injector.DefaultMaxSecrets {
 		t.Errorf("limits %s, %d; want the injector's defaults", c.Injector.MinRefreshInterval, c.Injector.MaxSecrets)
 	}
+	if c.Limits.AdmissionTimeout != webhook.DefaultAdmissionTimeout || c.Limits.MaxConnections != webhook.DefaultMaxConnections ||
+		c.Limits.MaxConcurrent != webhook.DefaultMaxConcurrent || c.Limits.MaxInflightBytes != webhook.DefaultMaxInflightBytes {
+		t.Errorf("limits %+v, want the webhook's defaults", c.Limits)
+	}
 	if c.Injector.AgentUID != injector.DefaultAgentUID {
 		t.Errorf("agent uid %d, want %d", c.Injector.AgentUID, injector.DefaultAgentUID)
 	}
-	c, _, err = parseWebhookFlags(append(webhookBase(), "--min-refresh-interval=1s", "--refresh-interval=2s", "--max-secrets-per-pod=8", "--agent-uid=70000"), io.Discard)
+	c, _, err = parseWebhookFlags(append(webhookBase(), "--min-refresh-interval=1s", "--refresh-interval=2s", "--max-secrets-per-pod=8", "--agent-uid=70000",
+		"--admission-timeout=10s", "--max-connections=64", "--max-concurrent-admissions=2", "--max-inflight-bytes=16Mi"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := (webhook.Limits{AdmissionTimeout: 10 * time.Second, MaxConnections: 64, MaxConcurrent: 2, MaxInflightBytes: 16 << 20}); c.Limits != want {
+		t.Errorf("limits %+v, want %+v", c.Limits, want)
 	}
 	if c.Injector.AgentUID != 70000 {
 		t.Errorf("agent uid %d, want 70000", c.Injector.AgentUID)
