@@ -60,6 +60,11 @@ type Agent struct {
 	runCtx context.Context
 	// shutdownTimeout bounds what RunSidecar does after its context ends.
 	shutdownTimeout time.Duration
+	// nativeSidecar: the app starts only once this sidecar is ready, so
+	// its first pass has nobody to tell (unless it is a restart).
+	nativeSidecar bool
+	// sidecar is set by RunSidecar: becoming ready leaves SidecarMarkerFile.
+	sidecar bool
 }
 
 // secretState is one secret's last known state; fields are guarded by
@@ -100,6 +105,12 @@ type Options struct {
 	// ShutdownTimeout bounds the sidecar's work after its context ends
 	// (revoking leases); 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// NativeSidecar says the sidecar runs as a native sidecar (an init
+	// container with restartPolicy Always): the app containers start only
+	// after its startup probe passes, that is after its first pass, so
+	// that pass tells the app nothing. A restarted sidecar (the app is
+	// running) and a classic sidecar (the app starts beside it) tell it.
+	NativeSidecar bool
 }
 
 // New builds an agent. The config must be normalised and valid.
@@ -116,6 +127,7 @@ func New(o Options) *Agent {
 		wake:        make(chan struct{}, 1),
 
 		shutdownTimeout: o.ShutdownTimeout,
+		nativeSidecar:   o.NativeSidecar,
 	}
 	if a.shutdownTimeout <= 0 {
 		a.shutdownTimeout = DefaultShutdownTimeout
@@ -152,7 +164,11 @@ func (a *Agent) payload() []sink.File {
 
 // sync writes the current composition to the volume and, when it changed,
 // tells the app. It returns whether the volume changed.
-func (a *Agent) sync() (bool, error) {
+func (a *Agent) sync() (bool, error) { return a.write(true) }
+
+// write writes the current composition to the volume and, when it changed
+// and tell is set, tells the app. It returns whether the volume changed.
+func (a *Agent) write(tell bool) (bool, error) {
 	a.writeMu.Lock()
 	defer a.writeMu.Unlock()
 	a.mu.Lock()
@@ -166,7 +182,7 @@ func (a *Agent) sync() (bool, error) {
 		return false, err
 	case changed:
 		a.metrics.Writes.WithLabelValues(metrics.ResultUpdated).Inc()
-		if a.notify != nil {
+		if a.notify != nil && tell {
 			a.notify.Trigger()
 		}
 	}

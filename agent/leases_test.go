@@ -296,3 +296,65 @@ func counterSum(h *harness, name string) float64 {
 	}
 	return sum
 }
+
+// A native sidecar runs before the app: the kubelet starts the app only
+// once the sidecar's startup probe passes, after its first pass. That
+// pass replaces the init container's lease and rewrites the credentials,
+// but there is nobody to tell, and a signal sent after the debounce would
+// land on an app that has only just started. A classic sidecar starts
+// beside the app, and a restarted native sidecar finds the app running:
+// both tell it.
+func TestSidecarFirstPassTellsTheAppOnlyWhenItMayBeRunning(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		native    bool
+		restarted bool
+		want      int // notifications for the first pass
+	}{
+		{"native sidecar after the init container", true, false, 0},
+		{"classic sidecar", false, false, 1},
+		{"native sidecar restarted", true, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := leasedFake()
+				h := newHarness(t, f, f, dbConfig)
+				if err := h.agent.RunInit(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				user := 1
+				sidecar := func() (*harness, func()) {
+					// Each sidecar's first pass gets credentials of its own.
+					user++
+					f.set("database/creds/app", fmt.Sprintf(`{"username":"v-app-%d","password":"p"}`, user))
+					side := newHarness(t, f, f, func(c *config.Config) { dbConfig(c); c.MountPath = h.dir })
+					side.agent.nativeSidecar = tc.native
+					stop := side.runSidecar(t.Context())
+					synctest.Wait()
+					return side, stop
+				}
+				if tc.restarted {
+					_, stop := sidecar()
+					stop()
+				}
+				side, stop := sidecar()
+				defer stop()
+				if !side.agent.Ready() {
+					t.Fatal("sidecar not ready")
+				}
+				side.mustRead("db/username", fmt.Sprintf("v-app-%d", user)) // the first pass wrote
+				if got := side.trigger.count(); got != tc.want {
+					t.Errorf("first pass told the app %d times, want %d", got, tc.want)
+				}
+
+				// Later changes are told, native or not.
+				lease := side.agent.Status().Secrets[0].Lease.ID
+				f.endLease(lease)
+				synctest.Wait()
+				if got := side.trigger.count(); got != tc.want+1 {
+					t.Errorf("new credentials after the first pass told the app %d times, want once", got-tc.want)
+				}
+			})
+		})
+	}
+}

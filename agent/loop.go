@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +57,10 @@ func (a *Agent) RunInit(ctx context.Context) error {
 // backend's change notifications and keeps leases alive.
 func (a *Agent) RunSidecar(ctx context.Context) error {
 	a.runCtx = ctx
+	a.sidecar = true
+	// A native sidecar's first pass runs before the app starts, unless
+	// this sidecar ran before in this pod (it restarted; the app runs).
+	restarted := a.sidecarRanBefore()
 	a.resume()
 	// Watch before the first pass, so that a change landing between the
 	// first fetch and the watch is not lost until the next interval.
@@ -81,7 +88,11 @@ func (a *Agent) RunSidecar(ctx context.Context) error {
 		a.refresh(ctx, st, inherited)
 		a.leaseMoved(st, old)
 	})
-	if _, err := a.sync(); err == nil && len(a.missingRequired()) == 0 {
+	tell := !a.nativeSidecar || restarted
+	if !tell {
+		a.log.Debug("native sidecar's first pass: the app starts after it and reads the files as they are")
+	}
+	if _, err := a.write(tell); err == nil && len(a.missingRequired()) == 0 {
 		a.markReady()
 	}
 	for _, st := range a.secrets {
@@ -229,8 +240,37 @@ func (a *Agent) heldLease(st *secretState) *backend.Lease {
 
 func (a *Agent) markReady() {
 	a.mu.Lock()
+	first := !a.ready
 	a.ready = true
 	a.mu.Unlock()
+	if first && a.sidecar {
+		a.leaveSidecarMarker()
+	}
+}
+
+// SidecarMarkerFile is left in the volume when a sidecar first becomes
+// ready, the moment after which the app may run. A sidecar that finds it
+// at start was restarted: the app may be running and must be told what
+// its first pass changes.
+const SidecarMarkerFile = ".agent-sidecar-ready"
+
+func (a *Agent) sidecarRanBefore() bool {
+	_, err := os.Lstat(filepath.Join(a.cfg.MountPath, SidecarMarkerFile))
+	return err == nil
+}
+
+func (a *Agent) leaveSidecarMarker() {
+	path := filepath.Join(a.cfg.MountPath, SidecarMarkerFile)
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+	if errors.Is(err, fs.ErrExist) {
+		return
+	}
+	if err != nil {
+		a.log.Warn("cannot leave the sidecar marker; a restart of this sidecar will not tell the app about its first pass",
+			"file", SidecarMarkerFile, "err", err)
+		return
+	}
+	_ = fh.Close()
 }
 
 // missingRequired names the required secrets that have no files.

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -14,6 +15,11 @@ type Debounced struct {
 	window  time.Duration
 	log     *slog.Logger
 	trigger chan struct{}
+
+	mu sync.Mutex
+	// last is when the latest trigger came: the notification covers the
+	// changes written up to then.
+	last time.Time
 }
 
 // NewDebounced wraps n. Nothing is sent until Start runs.
@@ -24,9 +30,12 @@ func NewDebounced(n Notifier, window time.Duration, log *slog.Logger) *Debounced
 	return &Debounced{n: n, window: max(window, 0), log: log, trigger: make(chan struct{}, 1)}
 }
 
-// Trigger asks for a notification and returns at once. Triggers before
-// Start are kept until it runs.
+// Trigger asks for a notification of a change just written, and returns
+// at once. Triggers before Start are kept until it runs.
 func (d *Debounced) Trigger() {
+	d.mu.Lock()
+	d.last = time.Now()
+	d.mu.Unlock()
 	select {
 	case d.trigger <- struct{}{}:
 	default: // one is pending already
@@ -51,7 +60,10 @@ func (d *Debounced) Start(ctx context.Context) error {
 			fire = timer.C
 		case <-fire:
 			fire = nil
-			if err := d.n.Notify(ctx); err != nil && ctx.Err() == nil {
+			d.mu.Lock()
+			changed := d.last
+			d.mu.Unlock()
+			if err := d.n.Notify(ctx, changed); err != nil && ctx.Err() == nil {
 				d.log.Warn("notify app failed", "err", err)
 			}
 		}

@@ -16,19 +16,28 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// fakeNotifier records when it was called, relative to start.
+// fakeNotifier records when it was called, relative to start, and the
+// change time it was given.
 type fakeNotifier struct {
-	mu    sync.Mutex
-	start time.Time
-	at    []time.Duration
-	err   error
+	mu      sync.Mutex
+	start   time.Time
+	at      []time.Duration
+	changed []time.Duration
+	err     error
 }
 
-func (f *fakeNotifier) Notify(context.Context) error {
+func (f *fakeNotifier) Notify(_ context.Context, changed time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.at = append(f.at, time.Since(f.start))
+	f.changed = append(f.changed, changed.Sub(f.start))
 	return f.err
+}
+
+func (f *fakeNotifier) changes() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.changed...)
 }
 
 func (f *fakeNotifier) calls() []time.Duration {
@@ -101,6 +110,26 @@ func TestDebounced(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A notification covers the changes up to the last trigger of its burst:
+// that is the time a process's start is compared with.
+func TestDebouncedPassesTheLastChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeNotifier{start: time.Now()}
+		d := NewDebounced(f, time.Second, discard())
+		stop := run(t, d)
+		for _, at := range []time.Duration{0, 300, 600, 5000} {
+			time.Sleep(at*time.Millisecond - time.Since(f.start))
+			d.Trigger()
+		}
+		time.Sleep(10 * time.Second)
+		stop()
+		want := []time.Duration{600 * time.Millisecond, 5000 * time.Millisecond}
+		if diff := cmp.Diff(want, f.changes()); diff != "" {
+			t.Errorf("change times given to Notify (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestDebouncedTriggerBeforeStart(t *testing.T) {

@@ -75,8 +75,9 @@ func loopbackOnly(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// Notify makes the call; a 2xx answer is success.
-func (n *httpNotifier) Notify(ctx context.Context) error {
+// Notify makes the call; a 2xx answer is success. The app's start time is
+// not known here: it is always called.
+func (n *httpNotifier) Notify(ctx context.Context, _ time.Time) error {
 	err := n.notify(ctx)
 	if err != nil {
 		n.record(KindHTTP, ResultError)

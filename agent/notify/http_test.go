@@ -44,7 +44,7 @@ func TestHTTP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = n.Notify(context.Background())
+			err = n.Notify(context.Background(), time.Time{})
 			if diff := cmp.Diff([]string{tc.wantMethod + " /-/reload"}, got); diff != "" {
 				t.Errorf("requests (-want +got):\n%s", diff)
 			}
@@ -81,7 +81,7 @@ func TestHTTPUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = n.Notify(context.Background())
+	err = n.Notify(context.Background(), time.Time{})
 	if err == nil || !strings.Contains(err.Error(), url) {
 		t.Errorf("Notify to a closed port: %v, want an error naming %s", err, url)
 	}
@@ -105,7 +105,7 @@ func TestHTTPTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.timeout = 50 * time.Millisecond
-	if err := n.Notify(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
+	if err := n.Notify(context.Background(), time.Time{}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Notify to a hung app: %v, want a deadline error", err)
 	}
 }

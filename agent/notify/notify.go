@@ -8,13 +8,17 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // Notifier tells the app that its files changed.
 type Notifier interface {
-	Notify(ctx context.Context) error
+	// Notify tells the app about the changes written up to changed. A
+	// process that started after changed read the new files as it
+	// started and is not told; the zero time tells everyone.
+	Notify(ctx context.Context, changed time.Time) error
 }
 
 // Kinds, as config.Notify.Kind reports them and as they are recorded.
@@ -68,7 +72,7 @@ type none struct {
 	record func(kind, result string)
 }
 
-func (n none) Notify(context.Context) error {
+func (n none) Notify(context.Context, time.Time) error {
 	n.log.Debug("app not notified: no signal or url configured")
 	n.record(KindNone, ResultSkipped)
 	return nil

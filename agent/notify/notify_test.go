@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -54,7 +55,7 @@ func TestNone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Notify(context.Background()); err != nil {
+	if err := n.Notify(context.Background(), time.Time{}); err != nil {
 		t.Errorf("Notify: %v", err)
 	}
 	if diff := cmp.Diff([]string{"none/skipped"}, r.calls()); diff != "" {

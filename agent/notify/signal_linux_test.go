@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tradepulse/secret-injector/agent/config"
 )
 
@@ -105,10 +107,95 @@ func TestSignalRealProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := n.Notify(context.Background()); err != nil {
+			if err := n.Notify(context.Background(), time.Time{}); err != nil {
 				t.Fatalf("Notify: %v", err)
 			}
 			expect("SIGHUP")
 		})
+	}
+}
+
+// startChild runs the test binary as an app named process waiting for
+// SIGHUP, and returns its lines of output once it is ready.
+func startChild(t *testing.T, process string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), process)
+	if err := os.Symlink(exe, link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(link)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := make(chan string, 2)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	select {
+	case got := <-lines:
+		if got != "ready" {
+			t.Fatalf("child said %q, want ready", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("child not ready")
+	}
+	return cmd, lines
+}
+
+// The real clocks: the kernel's start time of a real child against a
+// change time taken in this process. A change written before the child
+// started is not signalled to it; one written after it started is.
+func TestSignalRealProcessStartedAfterTheChange(t *testing.T) {
+	if hz := clockTicks("/proc/self/auxv"); hz <= 0 {
+		t.Fatalf("clock ticks %d", hz)
+	}
+	process := fmt.Sprintf("nfy%08x", rand.Uint32())
+	before := time.Now()
+	time.Sleep(200 * time.Millisecond) // well past the clocks' rounding
+	_, lines := startChild(t, process)
+
+	var r recorder
+	n, err := New(config.Notify{Signal: "SIGHUP", Process: process}, discard(), r.record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Notify(context.Background(), before); err != nil {
+		t.Fatalf("Notify for a change before the child started: %v", err)
+	}
+	select {
+	case got := <-lines:
+		t.Fatalf("child started after the change was signalled: %q", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := n.Notify(context.Background(), time.Now()); err != nil {
+		t.Fatalf("Notify for a change after the child started: %v", err)
+	}
+	select {
+	case got := <-lines:
+		if got != "SIGHUP" {
+			t.Fatalf("child said %q, want SIGHUP", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("child started before the change was not signalled")
+	}
+	if diff := cmp.Diff([]string{"signal/skipped", "signal/ok"}, r.calls()); diff != "" {
+		t.Errorf("recorded (-want +got):\n%s", diff)
 	}
 }

@@ -4,12 +4,14 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -126,7 +128,7 @@ func TestSignal(t *testing.T) {
 				sent = append(sent, pid)
 				return nil
 			}
-			err = n.Notify(context.Background())
+			err = n.Notify(context.Background(), time.Time{})
 			slices.Sort(sent)
 			if diff := cmp.Diff(tc.wantPids, sent); diff != "" {
 				t.Errorf("signalled pids (-want +got):\n%s", diff)
@@ -158,7 +160,7 @@ func TestSignalNoProc(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.procRoot = filepath.Join(t.TempDir(), "absent")
-	if err := n.Notify(context.Background()); err == nil || !strings.Contains(err.Error(), "list processes") {
+	if err := n.Notify(context.Background(), time.Time{}); err == nil || !strings.Contains(err.Error(), "list processes") {
 		t.Errorf("Notify without a process table: %v", err)
 	}
 }
@@ -167,6 +169,99 @@ func TestSignalNames(t *testing.T) {
 	for name := range config.Signals {
 		if _, ok := signals[name]; !ok {
 			t.Errorf("config.Signals has %s, which notify cannot send", name)
+		}
+	}
+}
+
+// writeStat gives a fake process a /proc/<pid>/stat whose starttime (field
+// 22) is start, in ticks of 1/100 s. The comm holds a space and a ')' as
+// real ones may.
+func writeStat(t *testing.T, root string, pid string, start time.Duration) {
+	t.Helper()
+	ticks := int64(start / (10 * time.Millisecond))
+	// Fields 3 to 21, then starttime, then the rest.
+	line := pid + " (my app) x) S" + strings.Repeat(" 0", 21-3) + fmt.Sprintf(" %d", ticks) + " 4096 100 18446744073709551615\n"
+	if err := os.WriteFile(filepath.Join(root, pid, "stat"), []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An app that started after the change read the new files as it started;
+// a signal meant for the change could reach it before it handles signals.
+// Only processes that started before the change are signalled.
+func TestSignalSkipsProcessesStartedAfterTheChange(t *testing.T) {
+	procs := map[string][2]string{
+		"10": {"app", "/app\x00"}, // started long before the change
+		"11": {"app", "/app\x00"}, // started after the change, before the signal
+		"12": {"app", "/app\x00"}, // started within clock rounding of the change
+		"13": {"app", "/app\x00"}, // start unknown: signalled, as before
+	}
+	boot := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := boot.Add(1000 * time.Second) // uptime 1000.00
+	changed := now.Add(-2 * time.Second)
+	for _, tc := range []struct {
+		name       string
+		changed    time.Time
+		procs      []string
+		wantPids   []int
+		wantRecord string
+	}{
+		{"only those started before", changed, []string{"10", "11", "12", "13"}, []int{10, 12, 13}, "signal/ok"},
+		{"every match started after", changed, []string{"11"}, nil, "signal/skipped"},
+		{"no change time: everyone", time.Time{}, []string{"10", "11", "12", "13"}, []int{10, 11, 12, 13}, "signal/ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			present := map[string][2]string{}
+			for _, pid := range tc.procs {
+				present[pid] = procs[pid]
+			}
+			root := fakeProc(t, present)
+			if err := os.WriteFile(filepath.Join(root, "uptime"), []byte("1000.00 1900.00\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for pid, start := range map[string]time.Duration{"10": 10 * time.Second, "11": 999 * time.Second, "12": 998010 * time.Millisecond} {
+				if _, ok := present[pid]; ok {
+					writeStat(t, root, pid, start)
+				}
+			}
+			var r recorder
+			n, err := newSignal(config.Notify{Signal: "SIGHUP", Process: "app"}, discard(), r.record)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.procRoot, n.self, n.clockTicks = root, 50, 100
+			n.now = func() time.Time { return now }
+			var sent []int
+			n.kill = func(pid int, _ syscall.Signal) error {
+				sent = append(sent, pid)
+				return nil
+			}
+			if err := n.Notify(context.Background(), tc.changed); err != nil {
+				t.Fatalf("Notify: %v", err)
+			}
+			slices.Sort(sent)
+			if diff := cmp.Diff(tc.wantPids, sent); diff != "" {
+				t.Errorf("signalled pids (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{tc.wantRecord}, r.calls()); diff != "" {
+				t.Errorf("recorded (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReadUptime(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"1000.00 1900.00\n": 1000 * time.Second,
+		"12.34 5.00":        12340 * time.Millisecond,
+		"7 1":               7 * time.Second,
+	} {
+		p := filepath.Join(t.TempDir(), "uptime")
+		if err := os.WriteFile(p, []byte(in), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readUptime(p); err != nil || got != want {
+			t.Errorf("readUptime(%q) = %s, %v; want %s", in, got, err, want)
 		}
 	}
 }

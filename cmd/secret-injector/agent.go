@@ -29,9 +29,10 @@ import (
 
 // agentFlags are the agent subcommand's flags.
 type agentFlags struct {
-	mode       string
-	configPath string
-	logFormat  string
+	mode          string
+	configPath    string
+	logFormat     string
+	nativeSidecar bool
 }
 
 func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
@@ -41,8 +42,12 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
 	fs.StringVar(&f.mode, "mode", "sidecar", "init: fill the volume once and exit (fail closed); sidecar: keep it fresh")
 	fs.StringVar(&f.configPath, "config", "", "agent config file (YAML or JSON); default: $"+config.EnvVar)
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
+	fs.BoolVar(&f.nativeSidecar, "native-sidecar", false, "sidecar mode: this is a native sidecar (an init container with restartPolicy: Always), so the app starts after the first pass, which tells it nothing")
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	if f.nativeSidecar && f.mode != "sidecar" {
+		return f, errors.New("--native-sidecar goes with --mode sidecar")
 	}
 	if f.mode != "init" && f.mode != "sidecar" {
 		return f, fmt.Errorf("--mode %q: want init or sidecar", f.mode)
@@ -81,7 +86,7 @@ func agentMain(ctx context.Context, args []string, stderr io.Writer) error {
 	log := newLoggerTo(stderr, f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a, closeBackend, err := buildAgent(ctx, cfg, f.mode, log, metrics.New(reg))
+	a, closeBackend, err := buildAgent(ctx, cfg, agentOptions{mode: f.mode, nativeSidecar: f.nativeSidecar}, log, metrics.New(reg))
 	if err != nil {
 		return err
 	}
@@ -100,7 +105,13 @@ type builtAgent struct {
 	log      *slog.Logger
 }
 
-func buildAgent(ctx context.Context, cfg *config.Config, mode string, log *slog.Logger, m *metrics.Agent) (*builtAgent, func(), error) {
+// agentOptions are the agent command's choices beyond the config.
+type agentOptions struct {
+	mode          string // "init" or "sidecar"
+	nativeSidecar bool
+}
+
+func buildAgent(ctx context.Context, cfg *config.Config, o agentOptions, log *slog.Logger, m *metrics.Agent) (*builtAgent, func(), error) {
 	vol, err := sink.New(cfg.MountPath, log)
 	if err != nil {
 		return nil, nil, err
@@ -125,7 +136,8 @@ func buildAgent(ctx context.Context, cfg *config.Config, mode string, log *slog.
 		return nil, nil, err
 	}
 	deb := notify.NewDebounced(n, time.Duration(cfg.Notify.Debounce), log)
-	a := agent.New(agent.Options{Config: cfg, Backend: be, Volume: vol, Notify: deb, Metrics: m, Log: log, Mode: mode})
+	a := agent.New(agent.Options{Config: cfg, Backend: be, Volume: vol, Notify: deb, Metrics: m, Log: log,
+		Mode: o.mode, NativeSidecar: o.nativeSidecar})
 	return &builtAgent{agent: a, notifier: deb, cfg: cfg, log: log}, closeBackend, nil
 }
 

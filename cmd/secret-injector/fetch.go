@@ -31,7 +31,7 @@ func runFetch(ctx context.Context, args []string) error {
 	cfg.MountPath = *out
 	warnIfNotIgnored(*out)
 	log := newLogger(*logFormat).With("backend", cfg.Backend.Type)
-	a, closeBackend, err := buildAgent(ctx, cfg, "init", log, metrics.New(prometheus.NewRegistry()))
+	a, closeBackend, err := buildAgent(ctx, cfg, agentOptions{mode: "init"}, log, metrics.New(prometheus.NewRegistry()))
 	if err != nil {
 		return err
 	}
