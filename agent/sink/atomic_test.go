@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // block is payload n's content: n as 8 bytes, repeated to fill 4 KiB times
@@ -102,6 +103,7 @@ func TestReadersNeverSeePartialOrMixedContent(t *testing.T) {
 
 func TestConcurrentWritesSerialise(t *testing.T) {
 	w, _ := newTestWriter(t)
+	farApart(w)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -118,7 +120,68 @@ func TestConcurrentWritesSerialise(t *testing.T) {
 	if problem := checkBlock([]byte(visible(t, w.Dir())["counter"].Data)); problem != "" {
 		t.Error(problem)
 	}
-	if got := entries(t, w.Dir()); len(got) != 3 {
-		t.Errorf("entries = %v, want one timestamped directory, ..data and counter", got)
+	if got := entries(t, w.Dir()); len(got) != 4 {
+		t.Errorf("entries = %v, want the current and the previous timestamped directory, ..data and counter", got)
+	}
+}
+
+// A reader resolves ..data, then opens a file in the directory it points
+// at. A swap between the two must not make the file vanish: the generation
+// a swap replaces stays until the next swap, and only then goes (here the
+// writes are far apart: the grace is over at each).
+func TestPreviousGenerationOutlivesOneSwap(t *testing.T) {
+	w, _ := newTestWriter(t)
+	farApart(w)
+	mustWrite(t, w, file("counter", "1", 0o400))
+	resolved := dataTarget(t, w.Dir()) // the reader's first step
+
+	mustWrite(t, w, file("counter", "2", 0o400))
+	data, err := os.ReadFile(filepath.Join(w.Dir(), resolved, "counter")) // its second
+	if err != nil || string(data) != "1" {
+		t.Fatalf("reading through the generation resolved before the swap: %q, %v", data, err)
+	}
+	if mustWrite(t, w, file("counter", "2", 0o400)) {
+		t.Fatal("unchanged payload reported a change")
+	}
+	if _, err := os.Stat(filepath.Join(w.Dir(), resolved)); err != nil {
+		t.Fatalf("an unchanged write removed the previous generation: %v", err)
+	}
+
+	mustWrite(t, w, file("counter", "3", 0o400))
+	if _, err := os.Stat(filepath.Join(w.Dir(), resolved)); !os.IsNotExist(err) {
+		t.Errorf("the generation before the previous one is still there after the next swap: %v", err)
+	}
+	if got := entries(t, w.Dir()); len(got) != 4 {
+		t.Errorf("entries = %v, want two timestamped directories, ..data and counter", got)
+	}
+}
+
+// On a loaded node a reader can stall between its steps while several
+// swaps go by: every replaced generation stays for RetireGrace after it was
+// replaced, then goes at the next write, changed or not.
+func TestRetiredGenerationsOutliveTheGrace(t *testing.T) {
+	w, _ := newTestWriter(t)
+	now := time.Now()
+	w.now = func() time.Time { return now }
+	var gens []string
+	for i := range 5 {
+		mustWrite(t, w, file("counter", strconv.Itoa(i), 0o400))
+		gens = append(gens, dataTarget(t, w.Dir()))
+	}
+	for _, g := range gens {
+		if _, err := os.Stat(filepath.Join(w.Dir(), g, "counter")); err != nil {
+			t.Errorf("generation %s gone within the grace: %v", g, err)
+		}
+	}
+
+	now = now.Add(RetireGrace)
+	if mustWrite(t, w, file("counter", "4", 0o400)) {
+		t.Fatal("unchanged payload reported a change")
+	}
+	for i, g := range gens {
+		_, err := os.Stat(filepath.Join(w.Dir(), g))
+		if keep := i >= 3; keep != (err == nil) {
+			t.Errorf("generation %d of 5 after the grace: %v, want kept=%v (the current one and the one it replaced)", i+1, err, keep)
+		}
 	}
 }

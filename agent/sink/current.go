@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -131,20 +132,27 @@ func (w *Writer) linksMatch(p *payload) bool {
 	return found == len(p.tops)
 }
 
-// prune removes the writer's own entries other than ..data and its target:
-// earlier timestamped directories and temporary links a crash left behind.
-// The app never sees them, so failures are logged, not returned.
-func (w *Writer) prune(keep string) {
+// prune removes the writer's own entries other than ..data, the
+// generations in keep (the current one and the one it replaced) and those
+// this Writer replaced less than grace ago: older timestamped directories
+// and temporary links a crash left behind. The app never sees them, so
+// failures are logged, not returned.
+func (w *Writer) prune(keep ...string) {
 	entries, err := os.ReadDir(w.dir)
 	if err != nil {
 		w.log.Warn("cannot list volume for cleanup", "dir", w.dir, "error", err)
 		return
 	}
+	now := w.now()
 	for _, e := range entries {
 		name := e.Name()
-		if !ownName(name) || name == dataLink || name == keep {
+		if !ownName(name) || name == dataLink || slices.Contains(keep, name) {
 			continue
 		}
+		if at, ok := w.retired[name]; ok && now.Sub(at) < w.grace {
+			continue
+		}
+		delete(w.retired, name)
 		if err := os.RemoveAll(filepath.Join(w.dir, name)); err != nil {
 			w.log.Warn("cannot remove stale entry", "dir", w.dir, "entry", name, "error", err)
 			continue

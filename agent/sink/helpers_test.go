@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // seen is what the app sees at one visible path.
@@ -27,6 +28,17 @@ func newTestWriter(t *testing.T) (*Writer, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	return w, &logs
+}
+
+// farApart gives w a clock that moves on by RetireGrace at every reading,
+// as if each write came long after the one before: pruning then keeps
+// only the current generation and the one it replaced.
+func farApart(w *Writer) {
+	t := time.Now()
+	w.now = func() time.Time {
+		t = t.Add(RetireGrace)
+		return t
+	}
 }
 
 // tempDir is a fresh directory on tmpfs when the machine has one: the

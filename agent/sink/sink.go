@@ -11,9 +11,13 @@
 //
 // A write fills a fresh timestamped directory and points ..data at it with
 // a single rename, so every open(2) through a visible path resolves wholly
-// in the old or wholly in the new directory. Names starting with ".." are
-// the writer's own. One Writer per directory at a time: its mutex
-// serialises calls within a process, nothing guards against two processes.
+// in the old or wholly in the new directory. A reader that resolved ..data
+// just before a swap must still find its file, so a replaced generation is
+// removed only once a later swap has replaced its successor too and
+// RetireGrace has passed since it was replaced. Names starting with ".."
+// are the writer's own. One Writer per directory at a
+// time: its mutex serialises calls within a process, nothing guards
+// against two processes.
 package sink
 
 import (
@@ -25,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Reserved names in the volume directory.
@@ -48,6 +53,14 @@ type File struct {
 	UID, GID int
 }
 
+// RetireGrace is how long a generation outlives the swap that replaced
+// it, at the least. A reader that resolved ..data to it just before the
+// swap must still find its file: open(2) resolves the path in steps, and on
+// a loaded node a reader can be preempted between them while several swaps
+// go by. The generation a swap replaced is also kept until the next swap,
+// however old.
+const RetireGrace = 2 * time.Second
+
 // Writer keeps one volume directory showing exactly the last payload.
 type Writer struct {
 	dir string
@@ -58,11 +71,19 @@ type Writer struct {
 	// truth; last only stands in for the bytes of a file the agent gave
 	// away and may no longer read (chown without CAP_DAC_OVERRIDE).
 	last *written
+	// retired holds when each generation this Writer replaced was
+	// replaced; prune keeps it for grace after that. Generations it does
+	// not know (a crashed write, an earlier process) are removed at once.
+	retired map[string]time.Time
+	grace   time.Duration
+	now     func() time.Time
 }
 
 type written struct {
 	target string
-	files  map[string]File
+	// prev is the generation target replaced, kept until the next swap.
+	prev  string
+	files map[string]File
 }
 
 // New returns a Writer for dir, creating it with mode 0755 when missing.
@@ -92,7 +113,7 @@ func New(dir string, log *slog.Logger) (*Writer, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("sink: %s is not a directory", dir)
 	}
-	return &Writer{dir: dir, log: log}, nil
+	return &Writer{dir: dir, log: log, retired: map[string]time.Time{}, grace: RetireGrace, now: time.Now}, nil
 }
 
 // Dir returns the volume directory.
@@ -115,14 +136,19 @@ func (w *Writer) Write(files []File) (changed bool, err error) {
 
 	if target, ok := w.matches(p); ok {
 		// Leftovers of a crashed write are invisible to the app; dropping
-		// them frees the memory-backed volume.
-		w.prune(target)
+		// them frees the memory-backed volume. The generation this Writer's
+		// last swap replaced stays until the next swap.
+		keep := []string{target}
+		if w.last != nil && w.last.target == target && w.last.prev != "" {
+			keep = append(keep, w.last.prev)
+		}
+		w.prune(keep...)
 		w.log.Debug("payload unchanged", "dir", w.dir, "files", len(p.paths))
 		return false, nil
 	}
-	target, swapped, err := w.write(p)
+	target, prev, swapped, err := w.write(p)
 	if swapped {
-		w.last = &written{target: target, files: p.clone()}
+		w.last = &written{target: target, prev: prev, files: p.clone()}
 	}
 	if err != nil {
 		return swapped, err

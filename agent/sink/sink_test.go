@@ -184,6 +184,7 @@ func TestWriteRepairsVisibleLinks(t *testing.T) {
 
 func TestWriteRemovesFiles(t *testing.T) {
 	w, _ := newTestWriter(t)
+	farApart(w)
 	mustWrite(t, w,
 		file("api-key", "k", 0o400),
 		file("api-secret", "s", 0o400),
@@ -213,7 +214,8 @@ func TestWriteRemovesFiles(t *testing.T) {
 	if !mustWrite(t, w) {
 		t.Fatal("empty payload reported unchanged")
 	}
-	if diff := cmp.Diff([]string{"..<ts>", "..data"}, entries(t, w.Dir())); diff != "" {
+	// The generation the empty payload replaced stays until the next swap.
+	if diff := cmp.Diff([]string{"..<ts>", "..<ts>", "..data"}, entries(t, w.Dir())); diff != "" {
 		t.Errorf("entries after the empty payload (-want +got):\n%s", diff)
 	}
 	if mustWrite(t, w) {
@@ -270,10 +272,13 @@ func TestWriteRejectsInvalidPayload(t *testing.T) {
 
 func TestWritePrunesOldVersions(t *testing.T) {
 	w, _ := newTestWriter(t)
+	farApart(w)
 	for i := range 10 {
 		mustWrite(t, w, file("api-key", strings.Repeat("k", i+1), 0o400), file("tls/ca.crt", "ca", 0o400))
 	}
-	want := []string{"..<ts>", "..data", "api-key", "tls"}
+	// The current generation and the one it replaced; the eight before
+	// are gone.
+	want := []string{"..<ts>", "..<ts>", "..data", "api-key", "tls"}
 	if diff := cmp.Diff(want, entries(t, w.Dir())); diff != "" {
 		t.Errorf("entries after 10 writes (-want +got):\n%s", diff)
 	}
@@ -292,8 +297,11 @@ func TestWritePrunesOldVersions(t *testing.T) {
 	}
 	crash()
 	mustWrite(t, w, file("api-key", "new", 0o400))
-	if diff := cmp.Diff([]string{"..<ts>", "..data", "api-key"}, entries(t, w.Dir())); diff != "" {
+	if diff := cmp.Diff([]string{"..<ts>", "..<ts>", "..data", "api-key"}, entries(t, w.Dir())); diff != "" {
 		t.Errorf("entries after a write over crash leftovers (-want +got):\n%s", diff)
+	}
+	if _, err := os.Lstat(filepath.Join(w.Dir(), "..2020_01_01_00_00_00.123")); !os.IsNotExist(err) {
+		t.Errorf("the crashed write's directory survived a swap: %v", err)
 	}
 
 	crash()
@@ -301,8 +309,11 @@ func TestWritePrunesOldVersions(t *testing.T) {
 	if mustWrite(t, w, file("api-key", "new", 0o400)) {
 		t.Error("unchanged payload over crash leftovers reported a change")
 	}
-	if diff := cmp.Diff([]string{"..<ts>", "..data", "api-key"}, entries(t, w.Dir())); diff != "" {
+	if diff := cmp.Diff([]string{"..<ts>", "..<ts>", "..data", "api-key"}, entries(t, w.Dir())); diff != "" {
 		t.Errorf("leftovers not pruned by an unchanged write (-want +got):\n%s", diff)
+	}
+	if _, err := os.Lstat(filepath.Join(w.Dir(), "..2020_01_01_00_00_00.123")); !os.IsNotExist(err) {
+		t.Errorf("the crashed write's directory survived an unchanged write: %v", err)
 	}
 	if got := dataTarget(t, w.Dir()); got != target {
 		t.Errorf("..data moved from %s to %s on an unchanged write", target, got)
@@ -311,6 +322,7 @@ func TestWritePrunesOldVersions(t *testing.T) {
 
 func TestWriteLeavesForeignEntries(t *testing.T) {
 	w, _ := newTestWriter(t)
+	farApart(w)
 	if err := os.WriteFile(filepath.Join(w.Dir(), "app-owned"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +331,7 @@ func TestWriteLeavesForeignEntries(t *testing.T) {
 	}
 	mustWrite(t, w, file("api-key", "k", 0o400))
 	mustWrite(t, w)
-	if diff := cmp.Diff([]string{"..<ts>", "..data", "app-link", "app-owned"}, entries(t, w.Dir())); diff != "" {
+	if diff := cmp.Diff([]string{"..<ts>", "..<ts>", "..data", "app-link", "app-owned"}, entries(t, w.Dir())); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }

@@ -13,12 +13,14 @@ import (
 )
 
 // write puts p into a fresh timestamped directory, swaps ..data to it,
-// fixes the visible links and prunes what the previous payload left.
-// swapped reports whether the new content became visible.
-func (w *Writer) write(p *payload) (target string, swapped bool, err error) {
+// fixes the visible links and prunes the generations before the one it
+// replaced once their grace is over. swapped reports whether the new
+// content became visible; prev is the generation ..data pointed at before
+// ("" if none).
+func (w *Writer) write(p *payload) (target, prev string, swapped bool, err error) {
 	tsDir, err := os.MkdirTemp(w.dir, time.Now().UTC().Format("..2006_01_02_15_04_05."))
 	if err != nil {
-		return "", false, fmt.Errorf("sink: create data directory: %w", err)
+		return "", "", false, fmt.Errorf("sink: create data directory: %w", err)
 	}
 	target = filepath.Base(tsDir)
 	defer func() {
@@ -27,30 +29,40 @@ func (w *Writer) write(p *payload) (target string, swapped bool, err error) {
 		}
 	}()
 	if err := chmodDir(tsDir); err != nil {
-		return "", false, fmt.Errorf("sink: %w", err)
+		return "", "", false, fmt.Errorf("sink: %w", err)
 	}
 	for _, fp := range p.paths {
 		if err := writeFile(tsDir, p.files[fp]); err != nil {
-			return "", false, err
+			return "", "", false, err
 		}
 	}
 	if err := syncDir(tsDir); err != nil {
-		return "", false, fmt.Errorf("sink: %w", err)
+		return "", "", false, fmt.Errorf("sink: %w", err)
+	}
+
+	// The generation being replaced: a reader may have resolved ..data to
+	// it just before the swap and not yet opened its file, so it stays
+	// until the next swap.
+	if cur, err := os.Readlink(filepath.Join(w.dir, dataLink)); err == nil && ownName(cur) && cur != dataLink {
+		prev = cur
 	}
 
 	// The swap: a new symlink renamed over ..data replaces it atomically.
 	tmp := filepath.Join(w.dir, dataTmpLink)
 	if err := removeIfExists(tmp); err != nil {
-		return "", false, fmt.Errorf("sink: %w", err)
+		return "", "", false, fmt.Errorf("sink: %w", err)
 	}
 	if err := os.Symlink(target, tmp); err != nil {
-		return "", false, fmt.Errorf("sink: %w", err)
+		return "", "", false, fmt.Errorf("sink: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(w.dir, dataLink)); err != nil {
 		_ = os.Remove(tmp)
-		return "", false, fmt.Errorf("sink: swap %s: %w", dataLink, err)
+		return "", "", false, fmt.Errorf("sink: swap %s: %w", dataLink, err)
 	}
 	swapped = true
+	if prev != "" {
+		w.retired[prev] = w.now()
+	}
 
 	var errs []error
 	tops := make([]string, 0, len(p.tops))
@@ -66,11 +78,11 @@ func (w *Writer) write(p *payload) (target string, swapped bool, err error) {
 	if err := w.unlinkStale(p); err != nil {
 		errs = append(errs, err)
 	}
-	w.prune(target)
+	w.prune(target, prev)
 	if err := syncDir(w.dir); err != nil {
 		errs = append(errs, fmt.Errorf("sink: %w", err))
 	}
-	return target, true, errors.Join(errs...)
+	return target, prev, true, errors.Join(errs...)
 }
 
 // writeFile creates one file of the payload under root.
