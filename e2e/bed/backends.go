@@ -175,7 +175,13 @@ func (e *envBackend) dotenv() string {
 
 func (e *envBackend) syncLocked(ctx context.Context) error {
 	for ns := range e.nss {
-		if err := e.writeLocked(ctx, ns); err != nil {
+		err := e.writeLocked(ctx, ns)
+		if apierrors.IsNotFound(err) || apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			// The namespace of an earlier test is gone.
+			delete(e.nss, ns)
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -200,9 +200,11 @@ func TestEmergencyRevocation(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("the revoked key stayed in the app's volume: %v", err)
 		}
+		// Over a real port-forward to the agent: the key is failing, and
+		// the command says so with exit status 1.
 		out, err := s.CLI(ctx, "status", "-n", ns, "-l", "app=revoked")
-		if err != nil || !strings.Contains(out, rb.KeyFile()) {
-			t.Errorf("secret-injector status: %v\n%s", err, out)
+		if err == nil || !strings.Contains(out, rb.KeyFile()) || !strings.Contains(out, "1 failed") {
+			t.Errorf("secret-injector status does not report %s failing (err %v):\n%s", rb.KeyFile(), err, out)
 		}
 		again := "ak-again-" + bed.Token()
 		s.watchForLeaks(t, again)
