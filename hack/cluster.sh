@@ -376,10 +376,14 @@ crictl_() { "$SI_BIN_CRICTL" --runtime-endpoint "unix://$CONTAINERD_SOCK" --imag
 images() {
 	step "images: secret-injector (make image), pause and testapp (make test-images)"
 	make -C "$ROOT" --no-print-directory image test-images >&2
-	local tar
+	local tar out
 	for tar in "$ROOT/bin/secret-injector-image.tar" "$ROOT/bin/pause-image.tar" "$ROOT/bin/testapp-image.tar"; do
 		[[ -f $tar ]] || die "missing $tar after make image test-images"
-		ctr_ images import --all-platforms "$tar" >/dev/null || die "importing $tar failed"
+		# quiet on success: ctr warns about cgroup v1 on every call
+		if ! out=$(ctr_ images import --all-platforms "$tar" 2>&1); then
+			printf '%s\n' "$out" >&2
+			die "importing $tar failed"
+		fi
 		log "imported $(basename "$tar")"
 	done
 }
