@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/tradepulse/secret-injector/injector"
@@ -37,18 +36,36 @@ type MutatorFunc func(pod *corev1.Pod) (bool, error)
 // Mutate calls f.
 func (f MutatorFunc) Mutate(pod *corev1.Pod) (bool, error) { return f(pod) }
 
-// InjectorMutator is the production Mutator: injector.Inject with the
-// cluster's options.
-func InjectorMutator(opts injector.Options) Mutator {
-	return MutatorFunc(func(pod *corev1.Pod) (bool, error) { return injector.Inject(pod, opts) })
+// Patcher is a Mutator that writes its own JSON patch: the operations that
+// turn the pod as it arrived into the mutated pod, touching nothing else.
+// Patch must leave pod unchanged; no operations means nothing to change.
+// The handler then neither re-encodes the pod nor diffs it.
+type Patcher interface {
+	Patch(pod *corev1.Pod) ([]injector.Op, error)
 }
 
-// Handler admits pods through a Mutator. It decodes the typed pod, lets the
-// Mutator change a copy, and lets the library compute the JSON patch from the
-// raw request, so fields our Go types do not know survive untouched.
+// InjectorMutator is the production Mutator: injector.Inject with the
+// cluster's options, and injector.Patch as its Patcher.
+func InjectorMutator(opts injector.Options) Mutator {
+	return injectorMutator{opts: opts}
+}
+
+type injectorMutator struct{ opts injector.Options }
+
+var _ Patcher = injectorMutator{}
+
+func (m injectorMutator) Mutate(pod *corev1.Pod) (bool, error) { return injector.Inject(pod, m.opts) }
+
+func (m injectorMutator) Patch(pod *corev1.Pod) ([]injector.Op, error) {
+	return injector.Patch(pod, m.opts)
+}
+
+// Handler admits pods through a Mutator. It decodes the typed pod once and
+// answers with the Mutator's own patch when it is a Patcher. Other Mutators
+// change a copy, and the library computes the JSON patch from the raw
+// request, so fields our Go types do not know survive untouched either way.
 type Handler struct {
 	mutator Mutator
-	decoder admission.Decoder
 	metrics *Metrics
 	log     *slog.Logger
 }
@@ -57,21 +74,7 @@ var _ admission.Handler = (*Handler)(nil)
 
 // NewHandler builds the admission handler.
 func NewHandler(m Mutator, metrics *Metrics, log *slog.Logger) *Handler {
-	return &Handler{mutator: m, decoder: admission.NewDecoder(scheme()), metrics: metrics, log: log}
-}
-
-func scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	// client-go's scheme registration only fails on programmer error.
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
-
-// Webhook wraps the handler as an http.Handler speaking AdmissionReview.
-func (h *Handler) Webhook() *admission.Webhook {
-	return &admission.Webhook{Handler: h}
+	return &Handler{mutator: m, metrics: metrics, log: log}
 }
 
 // Handle implements admission.Handler.
@@ -115,16 +118,20 @@ func (h *Handler) handle(req admission.Request) (admission.Response, string) {
 		return admission.Errored(http.StatusBadRequest, errors.New("admission request has no object")), ResultError
 	}
 	pod := &corev1.Pod{}
-	if err := h.decoder.Decode(req, pod); err != nil {
+	if err := decodePod(req.Object.Raw, pod); err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), ResultError
+	}
+	if p, ok := h.mutator.(Patcher); ok {
+		ops, err := p.Patch(pod)
+		if err != nil {
+			return denial(err)
+		}
+		return patchResponse(ops)
 	}
 	original := pod.DeepCopy()
 	changed, err := h.mutator.Mutate(pod)
 	if err != nil {
-		if _, ok := errors.AsType[*injector.AnnotationError](err); ok {
-			return admission.Denied(err.Error()), ResultDenied
-		}
-		return admission.Denied(err.Error()), ResultError
+		return denial(err)
 	}
 	if !changed || reflect.DeepEqual(original, pod) {
 		return admission.Allowed(""), ResultSkipped
@@ -145,6 +152,36 @@ func (h *Handler) handle(req admission.Request) (admission.Response, string) {
 		return admission.Allowed(""), ResultSkipped
 	}
 	return resp, ResultInjected
+}
+
+// denial answers a Mutator's error: an annotation problem is the pod's
+// fault, anything else the injector's.
+func denial(err error) (admission.Response, string) {
+	if _, ok := errors.AsType[*injector.AnnotationError](err); ok {
+		return admission.Denied(err.Error()), ResultDenied
+	}
+	return admission.Denied(err.Error()), ResultError
+}
+
+// patchResponse admits the pod with a Patcher's operations.
+func patchResponse(ops []injector.Op) (admission.Response, string) {
+	if len(ops) == 0 {
+		return admission.Allowed(""), ResultSkipped
+	}
+	patches := make([]jsonpatch.JsonPatchOperation, len(ops))
+	for i, o := range ops {
+		patches[i] = jsonpatch.JsonPatchOperation{Operation: o.Op, Path: o.Path, Value: o.Value}
+	}
+	pt := admissionv1.PatchTypeJSONPatch
+	return admission.Response{Patches: patches, AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true, PatchType: &pt}}, ResultInjected
+}
+
+// decodePod decodes the pod of a request. The API server encodes it from
+// its typed object, so the standard decoder, without the scheme's
+// machinery (a first pass for apiVersion and kind, then the object), reads
+// it as the API server wrote it.
+func decodePod(raw []byte, pod *corev1.Pod) error {
+	return json.Unmarshal(raw, pod)
 }
 
 // dropDecodeRemovals keeps only the removals the Mutator made. Decoding into

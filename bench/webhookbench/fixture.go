@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -119,7 +120,7 @@ func reviewBody(pod *corev1.Pod) ([]byte, error) {
 
 // newHandler builds one of the two admission handlers compared, by name
 // ("ours" or "noop").
-func newHandler(name string) *admission.Webhook {
+func newHandler(name string) http.Handler {
 	if name == "noop" {
 		return &admission.Webhook{Handler: admission.HandlerFunc(func(context.Context, admission.Request) admission.Response {
 			return admission.Allowed("")
