@@ -503,6 +503,14 @@ image_ref() {
 	make -C "$ROOT" --no-print-directory -s print-image 2>/dev/null || echo ghcr.io/tradepulse/secret-injector:unknown
 }
 
+any_alive() {
+	local p
+	for p in etcd kube-apiserver containerd kubelet kube-controller-manager kube-scheduler kube-proxy; do
+		alive "$p" && return 0
+	done
+	return 1
+}
+
 is_up() {
 	local p
 	for p in etcd kube-apiserver containerd kubelet kube-controller-manager kube-scheduler kube-proxy; do
@@ -525,6 +533,12 @@ cmd_up() {
 	local started=$SECONDS
 	tools
 	packages
+	if [[ -d $STATE/run ]] && ! any_alive; then
+		# A run that was killed (a stopped session, a crashed CI job) left
+		# mounts, pods in etcd and runtime state behind: start clean.
+		step "stale cluster state from an earlier run: taking it down first"
+		cmd_down
+	fi
 	mkdir -p "$STATE" "$RUN"
 	save_host
 	pki
