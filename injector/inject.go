@@ -13,6 +13,7 @@ package injector
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 
@@ -29,21 +30,34 @@ import (
 // Injecting an injected pod rebuilds what the injector owns in the same
 // places, so it changes nothing and reports changed=false.
 func Inject(pod *corev1.Pod, opts Options) (changed bool, err error) {
+	out, err := inject(pod, opts)
+	if out == nil {
+		return false, err
+	}
+	changed = !equality.Semantic.DeepEqual(pod, out)
+	*pod = *out
+	return changed, nil
+}
+
+// inject returns the injected pod, or nil with the denial, if any. It
+// leaves pod unchanged; the injected pod shares with it what apply does not
+// change (see copyForApply).
+func inject(pod *corev1.Pod, opts Options) (*corev1.Pod, error) {
 	if pod == nil {
-		return false, errors.New("injector: nil pod")
+		return nil, errors.New("injector: nil pod")
 	}
 	if err := opts.Validate(); err != nil {
-		return false, err
+		return nil, err
 	}
 	opts = opts.withDefaults()
 	spec, optedIn, probs := parse(pod.Annotations, opts)
 	if !optedIn || spec == nil {
-		return false, probs.err()
+		return nil, probs.err()
 	}
-	out := pod.DeepCopy()
+	out := copyForApply(pod)
 	sel := selectTargets(out, spec, opts, &probs)
 	if err := probs.err(); err != nil {
-		return false, err
+		return nil, err
 	}
 	c := spec.Config
 	id := sel.agent
@@ -58,12 +72,23 @@ func Inject(pod *corev1.Pod, opts Options) (changed bool, err error) {
 	c.Normalize(nil)
 	configJSON, err := c.Encode()
 	if err != nil {
-		return false, fmt.Errorf("injector: encode agent config: %w", err)
+		return nil, fmt.Errorf("injector: encode agent config: %w", err)
 	}
 	apply(out, spec, opts, sel, configJSON)
-	changed = !equality.Semantic.DeepEqual(pod, out)
-	*pod = *out
-	return changed, nil
+	return out, nil
+}
+
+// copyForApply copies what apply changes in place: the annotations, and
+// the lists of volumes and containers, whose items it replaces (a
+// container's mounts are a new list). The rest is shared with pod, which
+// is cheaper than a deep copy of the app's containers.
+func copyForApply(pod *corev1.Pod) *corev1.Pod {
+	out := *pod
+	out.Annotations = maps.Clone(pod.Annotations)
+	out.Spec.Volumes = slices.Clone(pod.Spec.Volumes)
+	out.Spec.Containers = slices.Clone(pod.Spec.Containers)
+	out.Spec.InitContainers = slices.Clone(pod.Spec.InitContainers)
+	return &out
 }
 
 // targets are the containers that get the volume, and who the agent runs

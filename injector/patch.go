@@ -1,7 +1,6 @@
 package injector
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -29,7 +28,10 @@ const (
 // Patch is Inject as a JSON patch: the operations that turn pod, as it was
 // encoded (by the API server, say), into the pod Inject makes of it. pod is
 // left unchanged. No operations and no error: the pod is not opted in, or
-// is already injected as it would be now.
+// is already injected as it would be now (Inject would report
+// changed=false); for an injected pod this costs building the agent's
+// containers and comparing them, the volumes and the mounts with the pod's,
+// and no copy or comparison of the rest of the pod.
 //
 // The operations are written from what the injector owns, never from a
 // diff of the whole pod: the status annotation, shareProcessNamespace, the
@@ -38,17 +40,11 @@ const (
 // Inject writes, or removed. Everything else, including fields that our Go
 // types do not know, is left to the encoded pod as it was.
 func Patch(pod *corev1.Pod, opts Options) ([]Op, error) {
-	if pod == nil {
-		return nil, errors.New("injector: nil pod")
-	}
-	// Inject copies the pod before changing it and only then sets *out:
-	// a shallow copy is enough to keep pod unchanged.
-	out := *pod
-	changed, err := Inject(&out, opts)
-	if err != nil || !changed {
+	out, err := inject(pod, opts)
+	if out == nil {
 		return nil, err
 	}
-	return patchOps(pod, &out)
+	return patchOps(pod, out)
 }
 
 // patchOps writes the operations that turn in into out, where out is in

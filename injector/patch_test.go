@@ -159,8 +159,8 @@ func checkPatchEqualsInject(t *testing.T, pod *corev1.Pod, opts Options) {
 	if (ierr == nil) != (perr == nil) || (ierr != nil && ierr.Error() != perr.Error()) {
 		t.Fatalf("Inject: %v; Patch: %v", ierr, perr)
 	}
-	if !changed && len(ops) > 0 {
-		t.Fatalf("Inject changed nothing, Patch has %d operations", len(ops))
+	if changed != (len(ops) > 0) {
+		t.Fatalf("Inject reports changed=%v, Patch has %d operations: %v", changed, len(ops), ops)
 	}
 	got := applyOps(t, raw, ops)
 	// The API server only has the pod as JSON, which carries no invalid

@@ -114,12 +114,16 @@ func (h *Handler) handle(req admission.Request) (admission.Response, string) {
 	if req.Kind.Group != "" || req.Kind.Kind != "Pod" {
 		return admission.Allowed("not a pod"), ResultSkipped
 	}
-	if len(req.Object.Raw) == 0 {
-		return admission.Errored(http.StatusBadRequest, errors.New("admission request has no object")), ResultError
-	}
-	pod := &corev1.Pod{}
-	if err := decodePod(req.Object.Raw, pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), ResultError
+	// Webhook decodes the pod with the review for a Patcher.
+	pod, ok := req.Object.Object.(*corev1.Pod)
+	if !ok {
+		if len(req.Object.Raw) == 0 {
+			return admission.Errored(http.StatusBadRequest, errors.New("admission request has no object")), ResultError
+		}
+		pod = &corev1.Pod{}
+		if err := decodePod(req.Object.Raw, pod); err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), ResultError
+		}
 	}
 	if p, ok := h.mutator.(Patcher); ok {
 		ops, err := p.Patch(pod)

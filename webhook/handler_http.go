@@ -9,9 +9,13 @@ import (
 	"io"
 	"net/http"
 
+	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/tradepulse/secret-injector/injector"
 )
 
 // maxReviewBytes caps the body Webhook reads, as controller-runtime's
@@ -40,6 +44,18 @@ type admissionReview struct {
 
 var reviewV1 = metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"}
 
+// podReview is an AdmissionReview whose object is decoded as a pod in the
+// same pass: the object is read once, not skipped over, copied and read
+// again.
+type podReview struct {
+	metav1.TypeMeta `json:",inline"`
+	Request         *struct {
+		admissionv1.AdmissionRequest
+		// Object hides AdmissionRequest.Object, which is shallower.
+		Object *corev1.Pod `json:"object"`
+	} `json:"request,omitempty"`
+}
+
 // ServeHTTP implements http.Handler.
 func (wh *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, code, err := readReview(r)
@@ -47,38 +63,94 @@ func (wh *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wh.badRequest(w, code, err)
 		return
 	}
-	var in admissionReview
-	if err := json.Unmarshal(body, &in); err != nil {
-		wh.badRequest(w, http.StatusBadRequest, fmt.Errorf("decode the AdmissionReview: %w", err))
+	req, reviewType, err := wh.decode(body)
+	if err != nil {
+		wh.badRequest(w, http.StatusBadRequest, err)
 		return
 	}
-	out := admissionReview{TypeMeta: in.TypeMeta}
-	switch in.TypeMeta {
+	out := admissionReview{TypeMeta: reviewType}
+	switch reviewType {
 	case reviewV1, metav1.TypeMeta{APIVersion: "admission.k8s.io/v1beta1", Kind: "AdmissionReview"}:
 	case metav1.TypeMeta{}:
 		out.TypeMeta = reviewV1
 	default:
-		wh.badRequest(w, http.StatusBadRequest, fmt.Errorf("got %s %s, want an AdmissionReview of admission.k8s.io/v1", in.APIVersion, in.Kind))
+		wh.badRequest(w, http.StatusBadRequest, fmt.Errorf("got %s %s, want an AdmissionReview of admission.k8s.io/v1", reviewType.APIVersion, reviewType.Kind))
 		return
-	}
-	var req admission.Request
-	if in.Request != nil {
-		req.AdmissionRequest = *in.Request
 	}
 	resp := wh.Handle(r.Context(), req)
 	out.Response = &resp.AdmissionResponse
 	writeReview(w, out)
 }
 
+// decode reads an AdmissionReview. For a Patcher, the object is decoded
+// as a pod in the same pass; an object that is not a pod, and any other
+// Mutator, which needs the object's bytes, get the object as bytes.
+func (wh *Webhook) decode(body []byte) (admission.Request, metav1.TypeMeta, error) {
+	var req admission.Request
+	if _, ok := wh.h.mutator.(Patcher); ok {
+		var in podReview
+		if err := json.Unmarshal(body, &in); err == nil {
+			if in.Request != nil {
+				req.AdmissionRequest = in.Request.AdmissionRequest
+				if in.Request.Object != nil {
+					req.Object.Object = in.Request.Object
+				}
+			}
+			return req, in.TypeMeta, nil
+		}
+	}
+	var in admissionReview
+	if err := json.Unmarshal(body, &in); err != nil {
+		return req, in.TypeMeta, fmt.Errorf("decode the AdmissionReview: %w", err)
+	}
+	if in.Request != nil {
+		req.AdmissionRequest = *in.Request
+	}
+	return req, in.TypeMeta, nil
+}
+
 // Handle admits req and completes the answer as ServeHTTP sends it: the
 // request's UID, a status code, the encoded patch.
 func (wh *Webhook) Handle(ctx context.Context, req admission.Request) admission.Response {
 	resp := wh.h.Handle(ctx, req)
+	if len(resp.Patches) > 0 {
+		patch, err := encodePatch(resp.Patches)
+		if err != nil {
+			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode the patch: %w", err))
+		} else {
+			pt := admissionv1.PatchTypeJSONPatch
+			resp.Patch, resp.PatchType, resp.Patches = patch, &pt, nil
+		}
+	}
 	if err := resp.Complete(req); err != nil {
 		resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode the patch: %w", err))
-		resp.UID = req.UID
 	}
+	resp.UID = req.UID
 	return resp
+}
+
+// patchOp encodes as jsonpatch.JsonPatchOperation does, in one pass:
+// that type's MarshalJSON encodes each operation on its own, and the
+// encoder then checks and compacts the operation's bytes, a second pass
+// over every container the patch adds.
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+var jsonNull = json.RawMessage("null")
+
+// encodePatch encodes a JSON patch.
+func encodePatch(ps []jsonpatch.JsonPatchOperation) ([]byte, error) {
+	ops := make([]patchOp, len(ps))
+	for i, p := range ps {
+		ops[i] = patchOp{Op: p.Operation, Path: p.Path, Value: p.Value}
+		if p.Value == nil && (p.Operation == injector.OpAdd || p.Operation == injector.OpReplace) {
+			ops[i].Value = jsonNull // "value" is required
+		}
+	}
+	return json.Marshal(ops)
 }
 
 // readReview reads the request's body, which must be JSON.
