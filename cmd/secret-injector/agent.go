@@ -84,6 +84,9 @@ func agentMain(ctx context.Context, args []string, stderr io.Writer) error {
 	// The one place that names the backend on the logger: the backends
 	// log through it and add no key of their own.
 	log := newLoggerTo(stderr, f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
+	if err := closeProcToOtherProcesses(); err != nil {
+		log.Warn("could not make the agent non-dumpable: an app sharing its uid and PID namespace could read its token", "err", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a, closeBackend, err := buildAgent(ctx, cfg, agentOptions{mode: f.mode, nativeSidecar: f.nativeSidecar}, log, metrics.New(reg))
