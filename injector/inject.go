@@ -4,10 +4,11 @@
 // sidecar that keeps it fresh, and the app mounts.
 //
 // It is pure: no network, no clock, no Kubernetes client. The webhook decodes
-// the pod, calls Inject and lets the library compute the patch. Injection is
-// idempotent, so a reinvoked webhook changes nothing, and all-or-nothing: an
-// invalid pod is denied with every problem named by its annotation, and is
-// never half-injected.
+// the pod and calls Patch, which writes the JSON patch from what Inject adds
+// and replaces (patch.go): the pod is neither re-encoded nor diffed.
+// Injection is idempotent, so a reinvoked webhook changes nothing, and
+// all-or-nothing: an invalid pod is denied with every problem named by its
+// annotation, and is never half-injected.
 package injector
 
 import (
