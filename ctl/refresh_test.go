@@ -91,11 +91,11 @@ func TestRefreshRestartsOnlyWorkloadsThatCannotReload(t *testing.T) {
 	}
 	wantOut := []string{
 		"NAMESPACE POD RESULT",
-		ns + " api-7f9c4-0 ok: refreshed 2 secrets (2 updated)",
-		ns + " api-7f9c4-1 ok: refreshed 2 secrets (2 updated)",
-		ns + " api-7f9c4-2 ok: refreshed 2 secrets (2 updated)",
-		ns + " worker-7f9c4-0 ok: refreshed 2 secrets (2 updated)",
-		ns + " worker-7f9c4-1 ok: refreshed 2 secrets (2 updated)",
+		ns + " api-7f9c4-0 ok: refreshed 2 secrets (2 unchanged)",
+		ns + " api-7f9c4-1 ok: refreshed 2 secrets (2 unchanged)",
+		ns + " api-7f9c4-2 ok: refreshed 2 secrets (2 unchanged)",
+		ns + " worker-7f9c4-0 ok: refreshed 2 secrets (2 unchanged)",
+		ns + " worker-7f9c4-1 ok: refreshed 2 secrets (2 unchanged)",
 		"WORKLOAD RESULT PODS THAT CANNOT RELOAD",
 		"deployment.apps/api in " + ns + " restarted api-7f9c4-0,api-7f9c4-1,api-7f9c4-2",
 	}

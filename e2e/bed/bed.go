@@ -180,6 +180,8 @@ func Start(ctx context.Context, o Options) (b *Bed, stop func(), err error) {
 	args = append(args, "--port="+strconv.Itoa(port), "--cert-dir="+certDir, "--tls-mode="+webhook.TLSModeFile,
 		"--probe-addr="+probeAddr, "--metrics-addr="+metricsAddr, "--log-format=text",
 		"--native-sidecars=true", "--default-backend=env", "--enabled-backends="+strings.Join(enabled, ","),
+		// the scenarios rotate within seconds, below the chart's 30s floor
+		"--min-refresh-interval=1s",
 		"--gcp-project="+GCPProject, "--gcp-endpoint="+b.GCP.Addr(), "--gcp-insecure",
 		"--aws-region="+AWSRegion, "--aws-endpoint="+b.AWS.URL())
 	if b.Vault != nil {

@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,7 +72,8 @@ func fixture(t *testing.T) (args []string, bins map[string][]byte, ca []byte) {
 	}
 	args = []string{"--ref", testRef, "--out", filepath.Join(dir, "image.tar"), "--ca", caFile,
 		"--source-date-epoch", "1700000000", "--revision", "abc123"}
-	for arch, b := range bins {
+	for _, arch := range slices.Sorted(maps.Keys(bins)) { // flag order is index order
+		b := bins[arch]
 		p := filepath.Join(dir, arch, "secret-injector")
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
