@@ -66,6 +66,10 @@ func agentContainers(spec *Spec, opts Options, id agentIdentity, configJSON stri
 		c.LivenessProbe = httpProbe("/healthz", 10, 3)
 		if opts.NativeSidecars {
 			c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+			// The app starts after the sidecar's first pass, so that pass
+			// tells it nothing (a signal would reach an app that has only
+			// just started).
+			c.Args = append(c.Args, "--native-sidecar")
 		}
 		sidecar = &c
 	}
