@@ -20,6 +20,11 @@ import (
 // with Kubernetes auth against cfg's API server. The webhook is the
 // suite's own; Bed.Binary and the webhook fields stay empty.
 func Attach(ctx context.Context, cfg *rest.Config, gcp *gcptest.Server, aws *awstest.Server, log io.Writer) (*Bed, func(), error) {
+	// Vault checks pods' tokens against this API server and needs its CA
+	// as data; a kubeconfig names it as a file.
+	if err := rest.LoadTLSFiles(cfg); err != nil {
+		return nil, nil, fmt.Errorf("API server CA: %w", err)
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, err
