@@ -49,7 +49,7 @@ func NewApp() (*App, error) {
 	a := &App{ln: ln}
 	mux := http.NewServeMux()
 	mux.HandleFunc(ReloadPath, a.reload)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
 	go func() { _ = a.srv.Serve(ln) }()
 	return a, nil
 }

@@ -49,7 +49,7 @@ func StartVaultProxy(target string) (*VaultProxy, error) {
 	p := &VaultProxy{URL: "http://" + ln.Addr().String(), calls: map[string]int{}, leases: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	p.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: time.Minute, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		kind := classify(r.Method, r.URL.Path)
 		var lease string
 		if kind == CallRenew && r.Body != nil {
