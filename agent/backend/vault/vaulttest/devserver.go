@@ -3,8 +3,6 @@ package vaulttest
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -100,25 +98,14 @@ func (d *DevServer) Stop() {
 	_ = cmd.Wait()
 }
 
-// freePortPair finds a loopback port whose successor is free too: a dev
-// server listens on port+1 for cluster traffic.
+// freePortPair is freePort, failing t.
 func freePortPair(t testing.TB) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1))
-		_ = l.Close()
-		if err == nil {
-			_ = l2.Close()
-			return port
-		}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port pair on 127.0.0.1")
-	return 0
+	return port
 }
 
 type lockedWriter struct {
