@@ -1,4 +1,4 @@
-package main
+package agentcmd
 
 import (
 	"context"
@@ -58,15 +58,6 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
 	return f, nil
 }
 
-func newLogger(format string) *slog.Logger { return newLoggerTo(os.Stderr, format) }
-
-func newLoggerTo(w io.Writer, format string) *slog.Logger {
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, nil))
-	}
-	return slog.New(slog.NewJSONHandler(w, nil))
-}
-
 func runAgent(ctx context.Context, args []string) error {
 	return agentMain(ctx, args, os.Stderr)
 }
@@ -83,7 +74,7 @@ func agentMain(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	// The one place that names the backend on the logger: the backends
 	// log through it and add no key of their own.
-	log := newLoggerTo(stderr, f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
+	log := NewLogger(stderr, f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
 	if err := closeProcToOtherProcesses(); err != nil {
 		log.Warn("could not make the agent non-dumpable: an app sharing its uid and PID namespace could read its token", "err", err)
 	}

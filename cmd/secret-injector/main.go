@@ -1,74 +1,33 @@
-// Command secret-injector is the one binary of the project: the admission
-// webhook, the in-pod agent, and the operator's tools, as subcommands.
+// Command secret-injector is the project's full binary: the admission
+// webhook, the operator's tools and the in-pod agent, as subcommands. The
+// injected containers run secret-injector-agent, the agent alone.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/tradepulse/secret-injector/agent/agentcmd"
 	"github.com/tradepulse/secret-injector/ctl"
 )
 
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = ""
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:])
+	code := program().Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// command is one subcommand: it parses its own flags from args.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string) error
-}
-
-func commands() map[string]command {
-	return map[string]command{
-		"agent":   {"run the agent: --mode init (fill the volume, then exit) or --mode sidecar (keep it fresh)", runAgent},
-		"fetch":   {"fetch every secret once into .secrets/ for inspection (local development)", runFetch},
-		"refresh": {"force a fetch in the selected pods' agents; restart workloads that cannot reload", ctlCommand("refresh")},
-		"revoke":  {"revoke the selected pods' Vault leases and wait for fresh credentials", ctlCommand("revoke")},
-		"status":  {"show each selected pod's secrets: status, version, last success, lease expiry", ctlCommand("status")},
-		"version": {"print the version", runVersion},
-		"webhook": {"run the mutating admission webhook that injects the agent", runWebhook},
-	}
-}
-
-func run(ctx context.Context, args []string) int {
-	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(cmds)
-		return 2
-	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "secret-injector: unknown command %q\n\n", args[0])
-		usage(cmds)
-		return 2
-	}
-	switch err := c.run(ctx, args[1:]); {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		// -h printed the flags; asking for help is not a failure.
-	case errors.Is(err, ctl.ErrUsage):
-		fmt.Fprintf(os.Stderr, "secret-injector %s: %v\n", args[0], err)
-		return 2
-	default:
-		fmt.Fprintf(os.Stderr, "secret-injector %s: %v\n", args[0], err)
-		return 1
-	}
-	return 0
-}
-
-func usage(cmds map[string]command) {
-	fmt.Fprintln(os.Stderr, "usage: secret-injector <command> [flags]\n\ncommands:")
-	for _, name := range sortedKeys(cmds) {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", name, cmds[name].summary)
-	}
-	fmt.Fprintln(os.Stderr, "\nrun 'secret-injector <command> -h' for its flags")
+func program() agentcmd.Program {
+	cmds := agentcmd.Commands()
+	cmds["refresh"] = agentcmd.Command{Summary: "force a fetch in the selected pods' agents; restart workloads that cannot reload", Run: ctlCommand("refresh")}
+	cmds["revoke"] = agentcmd.Command{Summary: "revoke the selected pods' Vault leases and wait for fresh credentials", Run: ctlCommand("revoke")}
+	cmds["status"] = agentcmd.Command{Summary: "show each selected pod's secrets: status, version, last success, lease expiry", Run: ctlCommand("status")}
+	cmds["webhook"] = agentcmd.Command{Summary: "run the mutating admission webhook that injects the agent", Run: runWebhook}
+	return agentcmd.Program{Name: "secret-injector", Version: version, Commands: cmds, UsageErrors: []error{ctl.ErrUsage}}
 }

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/tradepulse/secret-injector/agent/agentcmd"
 	"github.com/tradepulse/secret-injector/injector"
 	"github.com/tradepulse/secret-injector/webhook"
 )
@@ -133,7 +134,7 @@ func runWebhook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c.Logger = newLogger(logFormat)
+	c.Logger = agentcmd.NewLogger(os.Stderr, logFormat)
 	return webhook.Run(ctx, c)
 }
 
