@@ -5,13 +5,27 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/tradepulse/secret-injector/agent/backend/aws/awstest"
 	"github.com/tradepulse/secret-injector/agent/backend/gcp/gcptest"
+	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
 )
+
+// AttachOptions tune Attach.
+type AttachOptions struct {
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// Vault is the Vault to configure; nil takes the Vault bed's from the
+	// environment (hack/vault-bed.sh env).
+	Vault *vaulttest.Env
+	// DBTTL and DBMaxTTL are the database role's lease TTLs; zero takes
+	// DBDefaultTTL and DBMaxTTL.
+	DBTTL, DBMaxTTL time.Duration
+}
 
 // Attach gives a suite that brings its own cluster (e2e/cluster: a real
 // node, the chart installed with helm) the same backends as Start: the
@@ -19,7 +33,11 @@ import (
 // client, and — when the Vault bed's environment is set — Vault configured
 // with Kubernetes auth against cfg's API server. The webhook is the
 // suite's own; Bed.Binary and the webhook fields stay empty.
-func Attach(ctx context.Context, cfg *rest.Config, gcp *gcptest.Server, aws *awstest.Server, log io.Writer) (*Bed, func(), error) {
+func Attach(ctx context.Context, cfg *rest.Config, gcp *gcptest.Server, aws *awstest.Server, o AttachOptions) (*Bed, func(), error) {
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
 	// Vault checks pods' tokens against this API server and needs its CA
 	// as data; a kubeconfig names it as a file.
 	if err := rest.LoadTLSFiles(cfg); err != nil {
@@ -33,14 +51,17 @@ func Attach(ctx context.Context, cfg *rest.Config, gcp *gcptest.Server, aws *aws
 	b.Backends["gcp"] = gcpBackend{gcp}
 	b.Backends["aws"] = awsBackend{aws}
 	b.Backends["env"] = &envBackend{client: client, vars: map[string]string{}, nss: map[string]bool{}}
-	ve, missing := vaultEnv()
+	ve, missing := o.Vault, []string(nil)
+	if ve == nil {
+		ve, missing = vaultEnv()
+	}
 	if ve == nil {
 		b.VaultMissing = missing
 		fmt.Fprintf(log, "  no Vault bed (%s unset): %s\n", strings.Join(missing, ", "), VaultEnvHint)
 		return b, func() {}, nil
 	}
 	fmt.Fprintf(log, "configuring Vault at %s: Kubernetes auth against %s, KV v2, a PostgreSQL role\n", ve.Addr, cfg.Host)
-	v, cleanup, err := setupVault(ctx, b, ve)
+	v, cleanup, err := setupVault(ctx, b, ve, o.DBTTL, o.DBMaxTTL)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -139,7 +139,7 @@ func Start(ctx context.Context, o Options) (b *Bed, stop func(), err error) {
 			logf("  no Vault bed (%s unset): %s", strings.Join(missing, ", "), VaultEnvHint)
 		} else {
 			logf("configuring Vault at %s: Kubernetes auth against this API server, KV v2, a PostgreSQL role", ve.Addr)
-			v, cleanup, err := setupVault(ctx, b, ve)
+			v, cleanup, err := setupVault(ctx, b, ve, 0, 0)
 			if err != nil {
 				return nil, nil, err
 			}

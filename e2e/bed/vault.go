@@ -71,7 +71,13 @@ const (
 
 // setupVault configures the Vault bed for this API server. Every name it
 // creates is unique to this bed; cleanup removes them.
-func setupVault(ctx context.Context, b *Bed, e *vaulttest.Env) (*Vault, func(), error) {
+func setupVault(ctx context.Context, b *Bed, e *vaulttest.Env, dbTTL, dbMaxTTL time.Duration) (*Vault, func(), error) {
+	if dbTTL == 0 {
+		dbTTL = DBDefaultTTL
+	}
+	if dbMaxTTL == 0 {
+		dbMaxTTL = DBMaxTTL
+	}
 	cfg := api.DefaultConfig()
 	cfg.Address = e.Addr
 	cfg.MaxRetries = 0
@@ -145,7 +151,7 @@ path "sys/leases/revoke/%[2]s/creds/%[3]s/*" { capabilities = ["update"] }
 	if _, err := root.Logical().WriteWithContext(ctx, e.DBMount+"/roles/"+v.DBRole, map[string]any{
 		"db_name": e.DBConnection, "creation_statements": vaulttest.CreationStatements,
 		"revocation_statements": vaulttest.RevocationStatements,
-		"default_ttl":           DBDefaultTTL.String(), "max_ttl": DBMaxTTL.String(),
+		"default_ttl":           dbTTL.String(), "max_ttl": dbMaxTTL.String(),
 	}); err != nil {
 		return fail(fmt.Errorf("write database role: %w", err))
 	}

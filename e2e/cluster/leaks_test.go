@@ -2,13 +2,11 @@ package cluster
 
 import (
 	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/tradepulse/secret-injector/e2e/clusterbed"
 )
 
 // watchForLeaks registers values that must appear in no container log and
@@ -20,8 +18,8 @@ func (s *suite) watchForLeaks(t *testing.T, values ...string) {
 	s.leaks[t.Name()] = append(s.leaks[t.Name()], values...)
 }
 
-// checkLeaks reads every container log (current and previous) and Event in
-// ns, and fails t for each secret value found.
+// checkLeaks reads what ns exposes (clusterbed.Exposed: logs, Events,
+// metrics, the CLI's status) and fails t for each secret value found.
 func (s *suite) checkLeaks(t *testing.T, ns string) {
 	s.leakMu.Lock()
 	var values []string
@@ -36,41 +34,12 @@ func (s *suite) checkLeaks(t *testing.T, ns string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var texts []string
-	pods, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	texts, err := s.Exposed(ctx, ns)
 	if err != nil {
 		t.Errorf("leak check: %v", err)
 		return
 	}
-	for _, p := range pods.Items {
-		var names []string
-		for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
-			names = append(names, c.Name)
-		}
-		for _, c := range names {
-			for _, prev := range []bool{false, true} {
-				rc, err := s.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c, Previous: prev}).Stream(ctx)
-				if err != nil {
-					continue
-				}
-				b, _ := io.ReadAll(io.LimitReader(rc, 8<<20))
-				rc.Close()
-				texts = append(texts, string(b))
-			}
-		}
-	}
-	evs, err := s.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
-	if err == nil {
-		for _, e := range evs.Items {
-			texts = append(texts, e.Message)
-		}
-	}
-	for _, v := range values {
-		for _, text := range texts {
-			if strings.Contains(text, v) {
-				t.Errorf("a secret value of this test appears in a container log or Event of %s", ns)
-				return
-			}
-		}
+	if n := clusterbed.Leaked(texts, values); n > 0 {
+		t.Errorf("%d secret values of this test appear in a container log, Event, metrics scrape or status answer of %s", n, ns)
 	}
 }

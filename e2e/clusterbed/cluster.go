@@ -28,6 +28,7 @@ import (
 
 	"github.com/tradepulse/secret-injector/agent/backend/aws/awstest"
 	"github.com/tradepulse/secret-injector/agent/backend/gcp/gcptest"
+	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
 	"github.com/tradepulse/secret-injector/charts/charttest"
 	"github.com/tradepulse/secret-injector/e2e/bed"
 )
@@ -86,6 +87,15 @@ type Options struct {
 	Log io.Writer
 	// RequireVault fails Start when the Vault bed's environment is absent.
 	RequireVault bool
+	// Vault is the Vault to configure and install the chart against; nil
+	// takes the Vault bed's (hack/vault-bed.sh env).
+	Vault *vaulttest.Env
+	// VaultFront, when set, is where pods reach Vault (a proxy of the
+	// caller's on the gateway); otherwise Vault is forwarded as is.
+	VaultFront string
+	// DBTTL and DBMaxTTL are the database role's lease TTLs; zero takes
+	// the bed's short defaults.
+	DBTTL, DBMaxTTL time.Duration
 }
 
 // Start reaches the cluster, starts the protocol servers and the gateway
@@ -157,7 +167,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, stop func(), err error) 
 		return nil, nil, err
 	}
 
-	b, cleanup, err := bed.Attach(ctx, c.Config, gcp, aws, o.Log)
+	b, cleanup, err := bed.Attach(ctx, c.Config, gcp, aws, bed.AttachOptions{Log: o.Log, Vault: o.Vault, DBTTL: o.DBTTL, DBMaxTTL: o.DBMaxTTL})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,10 +187,12 @@ func Start(ctx context.Context, o Options) (c *Cluster, stop func(), err error) 
 		"minRefreshInterval": "1s",
 	}
 	if b.Vault != nil {
-		vaultURL, _ := url.Parse(b.Vault.Env.Addr)
-		vaultAddr, err := c.forward(vaultURL.Host, &stops)
-		if err != nil {
-			return nil, nil, err
+		vaultAddr := o.VaultFront
+		if vaultAddr == "" {
+			vaultURL, _ := url.Parse(b.Vault.Env.Addr)
+			if vaultAddr, err = c.forward(vaultURL.Host, &stops); err != nil {
+				return nil, nil, err
+			}
 		}
 		if c.PGAddr, err = c.forward(net.JoinHostPort(b.Vault.Env.PGHost, b.Vault.Env.PGPort), &stops); err != nil {
 			return nil, nil, err
