@@ -191,8 +191,8 @@ func TestAgentContainersRunTheImageBinary(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("found %d agent containers, want 2", n)
 	}
-	if AgentBinary != "/usr/local/bin/secret-injector" {
-		t.Errorf("AgentBinary = %q, want the image's /usr/local/bin/secret-injector", AgentBinary)
+	if AgentBinary != "/usr/local/bin/secret-injector-agent" {
+		t.Errorf("AgentBinary = %q, want the image's /usr/local/bin/secret-injector-agent", AgentBinary)
 	}
 }
 
