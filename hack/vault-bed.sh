@@ -4,7 +4,7 @@
 # Vault is compiled once from the Go module proxy into a cache outside the
 # clone (for tests only: Vault is under the BSL, never ship it).
 #
-# usage: hack/vault-bed.sh build|up|down|env|status
+# usage: hack/vault-bed.sh build|up|down|env|status|restart-pg
 #   build   build vault into the cache if it is not there (cold ~15 min)
 #   up      build, start PostgreSQL and `vault server -dev`, configure them,
 #           write the env file and print `source <file>`; a no-op when the
@@ -12,6 +12,9 @@
 #   down    stop both servers and remove the bed's state
 #   env     print the env file's lines, e.g. eval "$(hack/vault-bed.sh env)"
 #   status  say whether the bed is up
+#   restart-pg  restart PostgreSQL (fast shutdown: sessions are cut), on
+#           the same port and data, as a database failover does; the
+#           fault suite (make chaos) runs it
 #
 # Cache: ${SECRET_INJECTOR_CACHE:-$HOME/.cache/secret-injector}/tools/
 #   vault-<version>-<recipe-hash>/vault plus a .ok marker written last.
@@ -332,6 +335,15 @@ stop_bed() {
 	rm -rf "$STATE"
 }
 
+restart_pg() {
+	pg_alive || die "the bed's PostgreSQL is not running: run hack/vault-bed.sh up"
+	local bin start=$SECONDS
+	bin=$(pg_bindir)
+	as_pg "$bin/pg_ctl" -D "$STATE/pg" -l "$STATE/pg-run/postgres.log" -m fast -w -t 30 restart >/dev/null {bedlock}>&- ||
+		{ tail -n 20 "$STATE/pg-run/postgres.log" >&2; die "postgresql did not restart"; }
+	log "postgresql restarted in $((SECONDS - start)) s"
+}
+
 up() {
 	build
 	ensure_postgres
@@ -380,8 +392,9 @@ main() {
 			exit 1
 		fi
 		;;
-	-h | --help | help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
-	*) die "unknown argument '${1:-}' (want build, up, down, env or status)" ;;
+	restart-pg) with_lock restart_pg ;;
+	-h | --help | help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+	*) die "unknown argument '${1:-}' (want build, up, down, env, status or restart-pg)" ;;
 	esac
 }
 
