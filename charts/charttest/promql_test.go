@@ -1,29 +1,69 @@
 package charttest
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
-	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/tradepulse/secret-injector/agent/metrics"
+	"github.com/tradepulse/secret-injector/webhook"
 )
 
-// webhookMetricNames are the webhook's metrics. The webhook package does not
-// export its list yet; when it does, use it here as metrics.Names is used.
-var webhookMetricNames = []string{
-	"secret_injector_webhook_admissions_total",
-	"secret_injector_webhook_admission_duration_seconds",
-	"secret_injector_webhook_certificate_expiry_timestamp_seconds",
+// promParser is the PromQL parser Prometheus itself runs, with its default
+// (stable) features only: an expression it accepts is one every Prometheus
+// 3 accepts.
+var promParser = parser.NewParser(parser.Options{})
+
+// foreignMetrics are the series the alerts and the dashboard read from
+// components other than ours, by the component that exports them.
+var foreignMetrics = map[string][]string{
+	// Prometheus itself, one per scrape target
+	"prometheus": {"up"},
+	// kube-state-metrics: the injected init container, per pod
+	"kube-state-metrics": {
+		"kube_pod_init_container_status_waiting_reason",
+		"kube_pod_init_container_status_restarts_total",
+	},
+	// the API server's calls to admission webhooks, by webhook name
+	"kube-apiserver": {
+		"apiserver_admission_webhook_rejection_count",
+		"apiserver_admission_webhook_request_total",
+		"apiserver_admission_webhook_admission_duration_seconds",
+	},
 }
 
-// knownMetrics is every series name the agents and the webhook export,
-// histograms' _bucket, _sum and _count included.
+// ourMetrics is every metric family the agents and the webhook register,
+// read from the code that registers them.
+var ourMetrics = sync.OnceValue(func() []string {
+	names := slices.Clone(metrics.Names)
+	reg := prometheus.NewRegistry()
+	webhook.NewMetrics(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		panic(fmt.Sprintf("gather the webhook's metrics: %v", err))
+	}
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	return names
+})
+
+// knownMetrics is every series name the alerts and the dashboard may
+// select, histograms' _bucket, _sum and _count included.
 func knownMetrics() map[string]bool {
 	known := map[string]bool{}
-	for _, n := range slices.Concat(metrics.Names, webhookMetricNames) {
+	all := ourMetrics()
+	for _, ns := range foreignMetrics {
+		all = append(all, ns...)
+	}
+	for _, n := range all {
 		known[n] = true
 		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 			known[n+suffix] = true
@@ -32,56 +72,74 @@ func knownMetrics() map[string]bool {
 	return known
 }
 
-var (
-	// string literals, label matchers, range and subquery brackets: nothing
-	// inside them is a metric name
-	promStrings   = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'|`[^`]*`")
-	promMatchers  = regexp.MustCompile(`\{[^}]*\}`)
-	promRanges    = regexp.MustCompile(`\[[^\]]*\]`)
-	promGrouping  = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
-	promTokens    = regexp.MustCompile(`\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|[0-9][0-9A-Za-z_.]*|[A-Za-z_:][A-Za-z0-9_:]*`)
-	promFuncCall  = regexp.MustCompile(`^\s*\(`)
-	promKeywords  = []string{"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "inf", "nan", "atan2"}
-	labelValuesRe = regexp.MustCompile(`^label_values\(\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*(?:\{[^}]*\})?\s*,\s*[A-Za-z_][A-Za-z0-9_]*\s*\)$`)
-)
+// grafanaRange matches Grafana's built-in interval variables, which stand
+// where PromQL wants a duration; they are replaced before parsing. Other
+// variables ($namespace, ${cluster}) appear inside label matchers' strings,
+// which the parser takes as they are.
+var grafanaRange = regexp.MustCompile(`\$(?:__(?:rate_interval|interval|range)\b|\{__(?:rate_interval|interval|range)\})`)
 
-// metricNames returns the metric names a PromQL expression selects, in
-// order of appearance: identifiers that are not functions or aggregations
-// (followed by "("), keywords, numbers, Grafana variables, or labels inside
-// {...} or by/without/on/ignoring (...).
-func metricNames(expr string) []string {
-	s := promStrings.ReplaceAllString(expr, " ")
-	s = promMatchers.ReplaceAllString(s, " ")
-	s = promRanges.ReplaceAllString(s, " ")
-	s = promGrouping.ReplaceAllString(s, " ")
-	var names []string
-	for _, loc := range promTokens.FindAllStringIndex(s, -1) {
-		tok := s[loc[0]:loc[1]]
-		switch {
-		case tok[0] == '$' || (tok[0] >= '0' && tok[0] <= '9'):
-			continue // a Grafana variable, a number or a duration
-		case promFuncCall.MatchString(s[loc[1]:]):
-			continue // a function or an aggregation
-		case slices.Contains(promKeywords, strings.ToLower(tok)):
-			continue
-		}
-		names = append(names, tok)
-	}
-	return names
+// parseExpr parses a PromQL expression, alert or dashboard query, with the
+// Prometheus parser.
+func parseExpr(expr string) (parser.Expr, error) {
+	return promParser.ParseExpr(grafanaRange.ReplaceAllString(expr, "5m"))
 }
 
-// checkExpr reports an expression that selects no metric, or one that
-// neither the agents nor the webhook export.
+// selectors returns the series selectors of an expression, in order.
+func selectors(e parser.Expr) []*parser.VectorSelector {
+	var out []*parser.VectorSelector
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			out = append(out, vs)
+		}
+		return nil
+	})
+	return out
+}
+
+// selectorName is the metric a selector asks for: its name, or an exact
+// __name__ matcher.
+func selectorName(vs *parser.VectorSelector) string {
+	if vs.Name != "" {
+		return vs.Name
+	}
+	for _, m := range vs.LabelMatchers {
+		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
+}
+
+// metricNames returns the metric names an expression selects, in order of
+// appearance, or the parser's error.
+func metricNames(expr string) ([]string, error) {
+	e, err := parseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, vs := range selectors(e) {
+		names = append(names, selectorName(vs))
+	}
+	return names, nil
+}
+
+// checkExpr reports an expression that Prometheus would not parse, that
+// selects no metric, or that selects one no component exports.
 func checkExpr(t *testing.T, where, expr string) {
 	t.Helper()
-	names := metricNames(expr)
+	names, err := metricNames(expr)
+	if err != nil {
+		t.Errorf("%s: %q does not parse: %v", where, expr, err)
+		return
+	}
 	if len(names) == 0 {
 		t.Errorf("%s: %q selects no metric", where, expr)
 	}
 	known := knownMetrics()
 	for _, n := range names {
 		if !known[n] {
-			t.Errorf("%s: %q uses %s, which no component exports (agent metrics.Names, webhook)", where, expr, n)
+			t.Errorf("%s: %q uses %q, which no component exports (agent metrics.Names, webhook.NewMetrics, foreignMetrics)", where, expr, n)
 		}
 	}
 }
@@ -97,6 +155,7 @@ func TestMetricNames(t *testing.T) {
 		{"matchers hold labels and strings", `secret_refresh_total{namespace=~"$namespace", result!~"updated|unchanged"}`, []string{"secret_refresh_total"}},
 		{"function and range", "rate(secret_refresh_total[5m])", []string{"secret_refresh_total"}},
 		{"grafana interval", "rate(secret_refresh_total[$__rate_interval])", []string{"secret_refresh_total"}},
+		{"grafana interval in braces", "increase(secret_refresh_total[${__range}])", []string{"secret_refresh_total"}},
 		{"grouping labels", "sum by (namespace, secret, result) (rate(secret_refresh_total[5m]))", []string{"secret_refresh_total"}},
 		{"grouping after", "sum(rate(a_total[5m])) without (pod)", []string{"a_total"}},
 		{"quantile", "histogram_quantile(0.99, sum by (le) (rate(x_seconds_bucket[5m])))", []string{"x_seconds_bucket"}},
@@ -104,14 +163,53 @@ func TestMetricNames(t *testing.T) {
 		{"set operators", "(a - time()) < 300 and a > 0 or vector(0)", []string{"a", "a"}},
 		{"matching", "a * on (pod) group_left (node) b", []string{"a", "b"}},
 		{"offset and scientific", "a offset 5m > 1e9", []string{"a"}},
-		{"space before paren", "sum (a)", []string{"a"}},
-		{"parenthesised metric", "(a)", []string{"a"}},
+		{"name matcher", `{__name__="a", job="x"}`, []string{"a"}},
+		{"absent", `absent(up{job="x"} == 1)`, []string{"up"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, metricNames(tt.expr)); diff != "" {
+			got, err := metricNames(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("metricNames(%q) (-want +got):\n%s", tt.expr, diff)
 			}
 		})
+	}
+}
+
+// TestParserRejects: the check is the real parser, not a pattern: these
+// pass a regular expression's eye and fail in Prometheus.
+func TestParserRejects(t *testing.T) {
+	for _, expr := range []string{
+		"sum by (namespace) rate(secret_refresh_total[5m])", // aggregation needs parentheses
+		"rate(secret_refresh_total)",                        // rate needs a range
+		`secret_rotation_status{namespace="a"`,              // unclosed matcher
+		"secret_rotation_status == ",                        // no right-hand side
+		"histogram_quantile(0.99)",                          // wrong arity
+		"secret_rotation_status[5m] > 0",                    // a range in a comparison
+		"rate(secret_refresh_total[5x])",                    // not a duration
+	} {
+		if _, err := parseExpr(expr); err == nil {
+			t.Errorf("%q parsed; want an error", expr)
+		}
+	}
+}
+
+// TestKnownMetrics: the list the check uses holds the webhook's metrics
+// as registered, so a renamed metric breaks the chart's tests.
+func TestKnownMetrics(t *testing.T) {
+	known := knownMetrics()
+	for _, n := range []string{
+		"secret_rotation_status",
+		"secret_injector_webhook_admissions_total",
+		"secret_injector_webhook_admission_duration_seconds_bucket",
+		"secret_injector_webhook_certificate_expiry_timestamp_seconds",
+		"secret_injector_webhook_requests_refused_total",
+	} {
+		if !known[n] {
+			t.Errorf("%s is not known", n)
+		}
 	}
 }
