@@ -1,0 +1,211 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tradepulse/secret-injector/e2e/clusterbed"
+	"github.com/tradepulse/secret-injector/injector"
+)
+
+// The sidecar SIGKILLed while it rewrites the file every second, three
+// times, and restarted by the kubelet: the file is always one whole
+// value that was written, the state resumes (the same database lease, no
+// new one), and Vault holds no lease that no agent holds.
+func TestAgentKilledMidWrite(t *testing.T) {
+	s := need(t)
+	r := s.record(t, "the agent SIGKILLed 3 times while rewriting its files every second, restarted by the kubelet",
+		"every sample of the file is one whole written value; the state resumes: same database lease, none left behind")
+	ctx := testContext(t, 8*time.Minute)
+	f := s.newFleet(t, ctx, "kill", 1, map[string]string{"refresh-interval": "1s"})
+	pod := f.pods(t, ctx)[0]
+	before, _ := f.waitDB(t, ctx, []corev1.Pod{pod}, time.Minute)
+	held, err := f.heldLeases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A new value every 500 ms; every value written is a whole file the
+	// app may see.
+	var mu sync.Mutex
+	written := map[string]bool{clusterbed.SHA256(f.value): true}
+	wctx, stopWriting := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for wctx.Err() == nil {
+			v := s.secret("chaos-" + strconv.FormatUint(rand.Uint64(), 36))
+			mu.Lock()
+			written[clusterbed.SHA256(v)] = true
+			mu.Unlock()
+			_ = s.Bed.Backends["vault"].Put(wctx, f.kvPath, []byte(v), false)
+			select {
+			case <-wctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	})
+	samples, torn := 0, 0
+	wg.Go(func() {
+		for wctx.Err() == nil {
+			files, err := clusterbed.AppFiles(wctx, pod)
+			if err == nil {
+				mu.Lock()
+				samples++
+				if a, ok := files["api"]; !ok || !written[a.SHA256] {
+					torn++
+				}
+				mu.Unlock()
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	const kills = 3
+	for i := range kills {
+		time.Sleep(time.Duration(1000+rand.IntN(2000)) * time.Millisecond)
+		pid, err := agentPID(pod.Name)
+		if err != nil {
+			stopWriting()
+			wg.Wait()
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill -9 %d: %v", pid, err)
+		}
+		if err := s.waitSidecarRestarts(ctx, pod, int32(i+1)); err != nil {
+			stopWriting()
+			wg.Wait()
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	stopWriting()
+	wg.Wait()
+	r.saw(t, "killed %d times; %d samples of the file, %d not a whole written value", kills, samples, torn)
+	if torn > 0 {
+		t.Errorf("%d of %d samples of the file were missing or not a value that was written", torn, samples)
+	}
+	after, _ := f.waitDB(t, ctx, []corev1.Pod{pod}, time.Minute)
+	heldAfter, err := f.heldLeases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sameOrNew(before, after) != "same credentials" || fmt.Sprint(held) != fmt.Sprint(heldAfter) {
+		t.Errorf("the restarted agent did not resume its lease: users %v → %v, leases %v → %v", before, after, held, heldAfter)
+	} else {
+		r.saw(t, "the same database lease and user after every restart")
+	}
+	left, err := f.leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("Vault holds %d leases no agent holds: %v", len(left), left)
+	}
+	f.waitStatusOK(t, ctx, time.Minute)
+}
+
+// agentPID finds the host pid of the sidecar agent of pod: the process
+// running `secret-injector… agent --mode sidecar` whose HOSTNAME is the
+// pod's name.
+func agentPID(pod string) (int, error) {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range procs {
+		cmdline, err := os.ReadFile(dir + "/cmdline")
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(argv) < 4 || !strings.HasPrefix(filepath.Base(argv[0]), "secret-injector") || argv[1] != "agent" ||
+			!strings.Contains(strings.Join(argv[2:], " "), "--mode sidecar") {
+			continue
+		}
+		environ, err := os.ReadFile(dir + "/environ")
+		if err != nil || !bytes.Contains(append([]byte{0}, environ...), []byte("\x00HOSTNAME="+pod+"\x00")) {
+			continue
+		}
+		return strconv.Atoi(filepath.Base(dir))
+	}
+	return 0, fmt.Errorf("no sidecar agent process of pod %s on this host", pod)
+}
+
+// waitSidecarRestarts waits until the kubelet has restarted pod's sidecar
+// n times and it is started again.
+func (s *suite) waitSidecarRestarts(ctx context.Context, pod corev1.Pod, n int32) error {
+	var last string
+	err := clusterbed.Poll(ctx, 2*time.Minute, func() (bool, error) {
+		p, err := s.Client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		cs := clusterbed.ContainerStatus(*p, injector.SidecarName)
+		if cs == nil {
+			return false, nil
+		}
+		last = fmt.Sprintf("restarts %d, ready %v", cs.RestartCount, cs.Ready)
+		return cs.RestartCount >= n && cs.State.Running != nil && cs.Ready, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the kubelet did not restart the sidecar (%s): %w", last, err)
+	}
+	return nil
+}
+
+// A value larger than the secrets volume (4 MiB, its sizeLimit): the
+// agent says so, and the app keeps the last good file.
+func TestPayloadLargerThanVolume(t *testing.T) {
+	s := need(t)
+	r := s.record(t, "a 5 MiB value, larger than the 4 MiB secrets volume",
+		"the last good file is kept; status names the secret and says the volume is full; a normal value afterwards is written")
+	ctx := testContext(t, 5*time.Minute)
+	f := s.newFleet(t, ctx, "payload", 1, nil)
+	pods := f.pods(t, ctx)
+	good := f.value
+	marker := s.secret("chaos-big-" + strconv.FormatUint(rand.Uint64(), 36))
+	big := marker + strings.Repeat("x", 5<<20)
+	if err := s.Bed.Backends["vault"].Put(ctx, f.kvPath, []byte(big), false); err != nil {
+		t.Fatal(err)
+	}
+	var lastErr string
+	err := clusterbed.Poll(ctx, time.Minute, func() (bool, error) {
+		rep, err := f.status(ctx)
+		if err != nil || len(rep.Pods) == 0 || rep.Pods[0].Status == nil {
+			return false, nil
+		}
+		for _, sec := range rep.Pods[0].Status.Secrets {
+			if sec.Name == "api" && !sec.OK && sec.LastError != "" {
+				lastErr = sec.LastError
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatal("status never showed the api secret failing")
+	}
+	r.saw(t, "status: %q", lastErr)
+	if !strings.Contains(lastErr, "api") || !strings.Contains(strings.ToLower(lastErr), "volume") {
+		t.Errorf("the error %q does not name the secret and the volume", lastErr)
+	}
+	for range 5 {
+		if err := apiHeld(ctx, pods, good); err != nil {
+			t.Fatalf("the last good file was not kept: %v", err)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	r.saw(t, "last good file kept")
+	took := f.waitAPI(t, ctx, pods, time.Minute)
+	r.saw(t, "a normal value written %s after it was put", took)
+}
