@@ -116,9 +116,9 @@ func TestDockerfileMatchesContract(t *testing.T) {
 	wantCopies := map[string][]string{
 		BinaryPath:      {"--from=build", "--chmod=0755", "/out/secret-injector "},
 		AgentBinaryPath: {"--from=build", "--chmod=0755", "/out/" + AgentBinaryName + " "},
-		CAPath:     {"--from=build", HostCAFile},
-		PasswdPath: {rootfsDir + PasswdPath},
-		GroupPath:  {rootfsDir + GroupPath},
+		CAPath:          {"--from=build", HostCAFile},
+		PasswdPath:      {rootfsDir + PasswdPath},
+		GroupPath:       {rootfsDir + GroupPath},
 	}
 	for dst, parts := range wantCopies {
 		in, ok := copies[dst]
