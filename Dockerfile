@@ -8,8 +8,9 @@
 #
 # `make image` builds the same image without a Docker engine (hack/image);
 # hack/image/dockerfile_test.go keeps this file to the same contract: the
-# binary at /usr/local/bin/secret-injector, the CA bundle, nonroot 65532, no
-# shell.
+# binary at /usr/local/bin/secret-injector (the entrypoint), the agent-only
+# binary the injected containers run at /usr/local/bin/secret-injector-agent,
+# the CA bundle, nonroot 65532, no shell.
 
 ARG GO_VERSION=1.26
 
@@ -25,7 +26,7 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
-      -o /out/secret-injector ./cmd/secret-injector
+      -o /out/ ./cmd/secret-injector ./cmd/secret-injector-agent
 
 FROM scratch
 ARG VERSION=dev
@@ -39,6 +40,7 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY hack/image/rootfs/etc/passwd /etc/passwd
 COPY hack/image/rootfs/etc/group /etc/group
 COPY --from=build --chmod=0755 /out/secret-injector /usr/local/bin/secret-injector
+COPY --from=build --chmod=0755 /out/secret-injector-agent /usr/local/bin/secret-injector-agent
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 WORKDIR /
 USER 65532:65532

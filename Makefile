@@ -7,6 +7,8 @@ MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
 
 GO      ?= go
 BIN     := bin/secret-injector
+# The agent alone (no Kubernetes client): what the injected containers run.
+AGENT_BIN := bin/secret-injector-agent
 # One version scheme: the chart's appVersion (v0.1.0) is the default image
 # tag and, until a v* tag is cut, the binary's version.
 APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^" ]*\)"\{0,1\} *$$/\1/p' charts/secret-injector/Chart.yaml)
@@ -33,17 +35,17 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/secret-injector (static: CGO_ENABLED=0).
-	$(GOBUILD) -o $(BIN) ./cmd/secret-injector
+build: ## Build bin/secret-injector and bin/secret-injector-agent, the agent alone (static: CGO_ENABLED=0).
+	$(GOBUILD) -o bin/ ./cmd/secret-injector ./cmd/secret-injector-agent
 
 .PHONY: image
 image: ## Build the image for linux/amd64 and linux/arm64 without Docker: OCI archive bin/secret-injector-image.tar, tagged IMAGE (ghcr.io/tradepulse/secret-injector:<appVersion>).
 	@for p in $(IMAGE_PLATFORMS); do \
-	  os=$${p%%/*}; arch=$${p#*/}; out=bin/$$os-$$arch/secret-injector; \
-	  echo "building $$out ($(VERSION))"; \
-	  GOOS=$$os GOARCH=$$arch $(GOBUILD) -o $$out ./cmd/secret-injector; \
+	  os=$${p%%/*}; arch=$${p#*/}; out=bin/$$os-$$arch/; \
+	  echo "building $${out}secret-injector, $${out}secret-injector-agent ($(VERSION))"; \
+	  GOOS=$$os GOARCH=$$arch $(GOBUILD) -o $$out ./cmd/secret-injector ./cmd/secret-injector-agent; \
 	done
-	$(PACK) --ref $(IMAGE) --out $(IMAGE_TAR) --version $(VERSION) \
+	$(PACK) --ref $(IMAGE) --out $(IMAGE_TAR) --version $(VERSION) --also secret-injector-agent \
 	  $(foreach p,$(IMAGE_PLATFORMS),--platform $(p)=bin/$(subst /,-,$(p))/secret-injector)
 
 .PHONY: print-image
@@ -120,7 +122,7 @@ vet: ## go vet and gofmt check.
 
 .PHONY: bench
 bench: build ## Benchmarks side by side (vault agent, a no-op webhook, 1,000 leases, backend calls): table on stdout, raw figures in .bench/ (~6 min).
-	bench/run.sh $(BIN)
+	bench/run.sh $(AGENT_BIN)
 
 .PHONY: clean
 clean: ## Remove build output and .secrets/.

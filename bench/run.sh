@@ -5,7 +5,7 @@
 # is a pass/fail test; the script fails only when a benchmark cannot run.
 # About 6–7 minutes on two idle cores with the Vault binary cached.
 #
-# usage: bench/run.sh [agent binary, default bin/secret-injector]
+# usage: bench/run.sh [agent binary, default bin/secret-injector-agent]
 #
 # Knobs (environment):
 #   BENCH_STEADY=60s     sidecar steady period for agent vs vault agent (the issue
@@ -21,7 +21,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-BIN=${1:-bin/secret-injector}
+BIN=${1:-bin/secret-injector-agent}
 OUT=.bench
 STEADY=${BENCH_STEADY:-60s}
 LEASES=${BENCH_LEASES:-1000}

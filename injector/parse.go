@@ -61,6 +61,8 @@ type parser struct {
 	opts    Options
 	probs   problems
 	modeSet map[string]bool
+	// be is the pod's backend, read before its secrets.
+	be config.Backend
 }
 
 func (p *parser) add(key, format string, args ...any) {
@@ -96,6 +98,7 @@ func parse(ann map[string]string, opts Options) (*Spec, bool, problems) {
 	}
 	spec := &Spec{Config: c}
 	c.Backend = p.backend()
+	p.be = c.Backend
 	spec.Mode = p.mode()
 	c.RefreshInterval = p.refreshInterval()
 	c.MountPath = p.mountPath()

@@ -1,10 +1,13 @@
 package injector
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/tradepulse/secret-injector/agent/backend/gcp/gcpref"
 	"github.com/tradepulse/secret-injector/agent/config"
 )
 
@@ -62,6 +65,8 @@ func (p *parser) secret(name string, vals map[string]string) (config.Secret, boo
 	}
 	s := config.Secret{Name: name, Ref: vals[AnnotationSecretPrefix], Format: config.FormatRaw}
 	if r := refProblem(s.Ref); r != "" {
+		p.add(key(AnnotationSecretPrefix), "%s", r)
+	} else if r := p.backendRefProblem(s.Ref); r != "" && utf8.ValidString(s.Ref) {
 		p.add(key(AnnotationSecretPrefix), "%s", r)
 	}
 
@@ -190,4 +195,34 @@ func parseFields(v, format string) (map[string]string, []string) {
 		}
 	}
 	return fields, reasons
+}
+
+// backendRefProblem checks a reference against the grammar of the pod's
+// backend where the injector knows it without calling the backend: Secret
+// Manager's (package gcpref, the one the agent resolves). The message
+// never shows the reference.
+func (p *parser) backendRefProblem(ref string) string {
+	if p.be.Type != config.BackendGCP || p.be.GCP == nil {
+		return ""
+	}
+	project := p.be.GCP.Project
+	if project != "" && gcpProjectProblem(project) != "" {
+		// The gcp-project key is denied on its own; check the reference
+		// as if the project were good, rather than say it twice.
+		project = "project-placeholder"
+	}
+	_, err := gcpref.Parse(ref, project)
+	if err == nil {
+		return ""
+	}
+	var e *gcpref.Error
+	if !errors.As(err, &e) {
+		return "is not a Secret Manager reference"
+	}
+	msg := "is not a Secret Manager reference: " + e.Redacted()
+	if project == "" && e.Part == "reference" && strings.Contains(e.Reason, "needs a project") {
+		msg = "is not a Secret Manager reference: a short secret name needs a project, and this cluster sets none: set " +
+			AnnotationGCPProject + ", or give the full name projects/P/secrets/S (or projects/P/locations/L/secrets/S)"
+	}
+	return msg
 }

@@ -17,16 +17,23 @@ func ModuleRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// buildBinary compiles cmd/secret-injector once into dir: the webhook and
-// every agent run as this real binary.
+// buildBinary compiles cmd/secret-injector and cmd/secret-injector-agent
+// once into dir and returns the first: the webhook runs as this real
+// binary, and every agent as the agent binary beside it (agentBinary), as
+// in the image.
 func buildBinary(ctx context.Context, dir string) (string, error) {
-	out := filepath.Join(dir, "secret-injector")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/secret-injector")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), "./cmd/secret-injector", "./cmd/secret-injector-agent")
 	cmd.Dir = ModuleRoot()
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/secret-injector: %w\n%s", err, b)
+		return "", fmt.Errorf("go build ./cmd/secret-injector ./cmd/secret-injector-agent: %w\n%s", err, b)
 	}
-	return out, nil
+	return filepath.Join(dir, "secret-injector"), nil
+}
+
+// agentBinary is the agent-only binary buildBinary put beside binary: what
+// the injected containers run (injector.AgentBinary).
+func agentBinary(binary string) string {
+	return filepath.Join(filepath.Dir(binary), "secret-injector-agent")
 }
 
 // FreeAddr returns a 127.0.0.1:port that was free a moment ago.

@@ -55,7 +55,7 @@ func (b *Bed) RunPod(ctx context.Context, ps PodSpec, backend Backend, app *podr
 	if _, err := b.Client.CoreV1().Pods(ps.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("create pod %s: %w", ps.Name, err)
 	}
-	p, err := podrunner.Start(ctx, podrunner.Options{Client: b.Client, Binary: b.Binary, Env: backend.AgentEnv(), InitTimeout: 3 * time.Minute},
+	p, err := podrunner.Start(ctx, podrunner.Options{Client: b.Client, Binary: agentBinary(b.Binary), Env: backend.AgentEnv(), InitTimeout: 3 * time.Minute},
 		ps.Namespace, ps.Name, app)
 	if err != nil {
 		return nil, fmt.Errorf("run pod %s: %w", ps.Name, err)

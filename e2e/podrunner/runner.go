@@ -1,7 +1,7 @@
 // Package podrunner plays the kubelet for one pod of the e2e suite: it
 // reads the mutated pod back from the API server, gives its volumes local
 // directories, and runs the injected agent containers as local processes of
-// the real secret-injector binary with the command, args and environment
+// the real agent binary (secret-injector-agent) with the command, args and environment
 // of the spec — init containers in order, each exiting 0 before the next;
 // native sidecars (restartPolicy Always) started and held until their
 // startup probe passes — and only then starts the "app" (an App).
@@ -33,7 +33,8 @@ import (
 // Options say how to run pods.
 type Options struct {
 	Client kubernetes.Interface
-	// Binary is the secret-injector binary standing in for the agent image.
+	// Binary is the agent binary (secret-injector-agent, or the full
+	// secret-injector) standing in for the agent image.
 	Binary string
 	// Env is added to every agent process's environment: what the platform
 	// provides outside the spec (AWS credentials that IRSA would give).

@@ -12,11 +12,18 @@ import (
 // The image contract: what the secret-injector image holds and how it runs.
 // The Dockerfile at the repository root says the same (dockerfile_test.go
 // checks it), and the chart and the injector rely on it: the webhook runs
-// `secret-injector webhook` and the agent containers run as a non-root user
-// with a read-only root file system.
+// `secret-injector webhook`, and the agent containers run
+// `secret-injector-agent agent` as a non-root user with a read-only root
+// file system.
 const (
 	// BinaryPath is where the binary is, mode 0755, and the entrypoint.
 	BinaryPath = "/usr/local/bin/secret-injector"
+	// AgentBinaryName is the agent-only binary (cmd/secret-injector-agent):
+	// `make image` passes it with --also, which puts it beside the
+	// entrypoint, at AgentBinaryPath, mode 0755. The injected agent
+	// containers run it (injector.AgentBinary).
+	AgentBinaryName = "secret-injector-agent"
+	AgentBinaryPath = "/usr/local/bin/" + AgentBinaryName
 	// CAPath is the CA bundle, for TLS to the cloud APIs and Vault.
 	CAPath = "/etc/ssl/certs/ca-certificates.crt"
 	// PasswdPath and GroupPath name the root, nobody and nonroot users,

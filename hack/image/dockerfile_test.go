@@ -59,7 +59,7 @@ func parseDockerfile(t *testing.T, file string) []instruction {
 
 // The Dockerfile and the packer build the same image: the final stage is
 // scratch with the contract's files, user, entrypoint and labels, and the
-// builder builds the binary as `make build` does.
+// builder builds the binaries as `make build` does.
 func TestDockerfileMatchesContract(t *testing.T) {
 	root := filepath.Join("..", "..")
 	ins := parseDockerfile(t, filepath.Join(root, "Dockerfile"))
@@ -104,7 +104,7 @@ func TestDockerfileMatchesContract(t *testing.T) {
 		t.Errorf("line %d: ENV %s, want SSL_CERT_FILE=%s", e.line, e.args, CAPath)
 	}
 
-	// Every file of the contract is copied to its path; the binary 0755,
+	// Every file of the contract is copied to its path; the binaries 0755,
 	// passwd and group from the files the packer embeds.
 	copies := map[string]instruction{}
 	for _, in := range final {
@@ -114,10 +114,11 @@ func TestDockerfileMatchesContract(t *testing.T) {
 		}
 	}
 	wantCopies := map[string][]string{
-		BinaryPath: {"--from=build", "--chmod=0755"},
-		CAPath:     {"--from=build", HostCAFile},
-		PasswdPath: {rootfsDir + PasswdPath},
-		GroupPath:  {rootfsDir + GroupPath},
+		BinaryPath:      {"--from=build", "--chmod=0755", "/out/secret-injector "},
+		AgentBinaryPath: {"--from=build", "--chmod=0755", "/out/" + AgentBinaryName + " "},
+		CAPath:          {"--from=build", HostCAFile},
+		PasswdPath:      {rootfsDir + PasswdPath},
+		GroupPath:       {rootfsDir + GroupPath},
 	}
 	for dst, parts := range wantCopies {
 		in, ok := copies[dst]
@@ -170,7 +171,7 @@ func TestDockerfileMatchesContract(t *testing.T) {
 			goBuild = in.args
 		}
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "GOOS=$TARGETOS", "GOARCH=$TARGETARCH", "-trimpath", "-X main.version=", "-o /out/secret-injector", "./cmd/secret-injector"} {
+	for _, want := range []string{"CGO_ENABLED=0", "GOOS=$TARGETOS", "GOARCH=$TARGETARCH", "-trimpath", "-X main.version=", "-o /out/ ", "./cmd/secret-injector ", "./cmd/" + AgentBinaryName} {
 		if !strings.Contains(goBuild, want) {
 			t.Errorf("the builder's go build (%q) lacks %s", goBuild, want)
 		}
@@ -195,10 +196,11 @@ func TestRootfsDir(t *testing.T) {
 	}
 }
 
-// The injector runs the agent as this binary, as this user by default.
+// The injector runs the agent as the agent-only binary, as this user by
+// default.
 func TestInjectorAgreesWithContract(t *testing.T) {
-	if injector.AgentBinary != BinaryPath {
-		t.Errorf("the injector runs %s, the image has the binary at %s", injector.AgentBinary, BinaryPath)
+	if injector.AgentBinary != AgentBinaryPath {
+		t.Errorf("the injector runs %s, the image has the agent binary at %s", injector.AgentBinary, AgentBinaryPath)
 	}
 	if want := "65532:65532"; User != want || injector.DefaultAgentUID != 65532 {
 		t.Errorf("image user %s, injector's default agent uid %d; want both 65532", User, injector.DefaultAgentUID)

@@ -56,14 +56,19 @@ func fakeELF(t *testing.T, m elf.Machine, interp bool, payload string) []byte {
 	return buf.Bytes()
 }
 
-// fixture writes fake binaries for amd64 and arm64 and a fake CA bundle,
-// and returns the flags of a two-platform build into dir/image.tar.
-func fixture(t *testing.T) (args []string, bins map[string][]byte, ca []byte) {
+// fixture writes fake binaries for amd64 and arm64 (secret-injector and,
+// beside it, secret-injector-agent) and a fake CA bundle, and returns the
+// flags of a two-platform build into dir/image.tar, as `make image` calls it.
+func fixture(t *testing.T) (args []string, bins, agents map[string][]byte, ca []byte) {
 	t.Helper()
 	dir := t.TempDir()
 	bins = map[string][]byte{
 		"amd64": fakeELF(t, elf.EM_X86_64, false, "amd64 binary"),
 		"arm64": fakeELF(t, elf.EM_AARCH64, false, "arm64 binary"),
+	}
+	agents = map[string][]byte{
+		"amd64": fakeELF(t, elf.EM_X86_64, false, "amd64 agent"),
+		"arm64": fakeELF(t, elf.EM_AARCH64, false, "arm64 agent"),
 	}
 	ca = []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 	caFile := filepath.Join(dir, "ca.crt")
@@ -81,9 +86,13 @@ func fixture(t *testing.T) (args []string, bins map[string][]byte, ca []byte) {
 		if err := os.WriteFile(p, b, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.WriteFile(filepath.Join(dir, arch, AgentBinaryName), agents[arch], 0o755); err != nil {
+			t.Fatal(err)
+		}
 		args = append(args, "--platform", "linux/"+arch+"="+p)
 	}
-	return args, bins, ca
+	args = append(args, "--also", AgentBinaryName)
+	return args, bins, agents, ca
 }
 
 func outOf(args []string) string {
@@ -167,7 +176,7 @@ func imageFiles(t *testing.T, img v1.Image) (map[string]*tar.Header, map[string]
 }
 
 func TestMultiPlatformArchive(t *testing.T) {
-	args, bins, ca := fixture(t)
+	args, bins, agents, ca := fixture(t)
 	var out bytes.Buffer
 	if err := run(args, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -222,14 +231,14 @@ func TestMultiPlatformArchive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(arch, func(t *testing.T) { checkImage(t, img, arch, bins[arch], ca) })
+		t.Run(arch, func(t *testing.T) { checkImage(t, img, arch, bins[arch], agents[arch], ca) })
 	}
 	if diff := cmp.Diff([]string{"amd64", "arm64"}, archs); diff != "" {
 		t.Errorf("platforms (-want +got):\n%s", diff)
 	}
 }
 
-func checkImage(t *testing.T, img v1.Image, arch string, bin, ca []byte) {
+func checkImage(t *testing.T, img v1.Image, arch string, bin, agent, ca []byte) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -265,8 +274,8 @@ func checkImage(t *testing.T, img v1.Image, arch string, bin, ca []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Layers) != 2 {
-		t.Errorf("%d layers, want 2 (base files, binary)", len(m.Layers))
+	if len(m.Layers) != 3 {
+		t.Errorf("%d layers, want 3 (base files, binary, agent binary)", len(m.Layers))
 	}
 	for _, l := range m.Layers {
 		if l.MediaType != types.OCILayer {
@@ -280,15 +289,18 @@ func checkImage(t *testing.T, img v1.Image, arch string, bin, ca []byte) {
 			t.Errorf("the image has %s", shell)
 		}
 	}
-	h, ok := hdrs[BinaryPath]
-	if !ok {
-		t.Fatalf("no %s in the image", BinaryPath)
-	}
-	if h.Typeflag != tar.TypeReg || h.Mode != 0o755 {
-		t.Errorf("%s: type %c mode %o, want a regular file 0755", BinaryPath, h.Typeflag, h.Mode)
-	}
-	if !bytes.Equal(data[BinaryPath], bin) {
-		t.Errorf("%s is not the %s binary", BinaryPath, arch)
+	for p, want := range map[string][]byte{BinaryPath: bin, AgentBinaryPath: agent} {
+		h, ok := hdrs[p]
+		if !ok {
+			t.Errorf("no %s in the image", p)
+			continue
+		}
+		if h.Typeflag != tar.TypeReg || h.Mode != 0o755 {
+			t.Errorf("%s: type %c mode %o, want a regular file 0755", p, h.Typeflag, h.Mode)
+		}
+		if !bytes.Equal(data[p], want) {
+			t.Errorf("%s is not the %s binary built for it", p, arch)
+		}
 	}
 	if !bytes.Equal(data[CAPath], ca) {
 		t.Errorf("%s is not the CA bundle", CAPath)
@@ -314,7 +326,7 @@ func contains(list []string, s string) bool {
 
 // The same inputs give the same archive, byte for byte.
 func TestReproducible(t *testing.T) {
-	args, _, _ := fixture(t)
+	args, _, _, _ := fixture(t)
 	sum := func(out string) [32]byte {
 		a := append(append([]string(nil), args...), "--out", out)
 		if err := run(a, io.Discard, io.Discard); err != nil {
@@ -451,6 +463,7 @@ func TestRefusals(t *testing.T) {
 	}
 	ca := write("ca.crt", []byte("-----BEGIN CERTIFICATE-----\n"))
 	amd := write("amd64", fakeELF(t, elf.EM_X86_64, false, "x"))
+	write("arm", fakeELF(t, elf.EM_AARCH64, false, "x"))
 	base := func(extra ...string) []string {
 		return append([]string{"--ref", "localhost/x:v1", "--out", filepath.Join(dir, "out.tar"), "--ca", ca}, extra...)
 	}
@@ -470,6 +483,11 @@ func TestRefusals(t *testing.T) {
 		{"windows", base("--platform", "windows/amd64="+amd), "only linux"},
 		{"user name", base("--platform", "linux/amd64="+amd, "--user", "nonroot"), "numeric"},
 		{"relative entrypoint", base("--platform", "linux/amd64="+amd, "--entrypoint", "pause"), "--entrypoint"},
+		{"also missing", base("--platform", "linux/amd64="+amd, "--also", "nothere"), "--also nothere"},
+		{"also a path", base("--platform", "linux/amd64="+amd, "--also", "x/agent"), "want a file name"},
+		{"also twice", base("--platform", "linux/amd64="+amd, "--also", "amd64", "--also", "amd64"), "twice"},
+		{"also the entrypoint", base("--platform", "linux/amd64="+amd, "--also", "secret-injector"), "entrypoint's own name"},
+		{"also of another arch", base("--platform", "linux/amd64="+amd, "--also", "arm"), "not amd64"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -11,7 +11,12 @@
 //	go run ./hack/image --ref ghcr.io/tradepulse/secret-injector:v0.1.0 \
 //	  --out bin/secret-injector-image.tar \
 //	  --platform linux/amd64=bin/linux-amd64/secret-injector \
-//	  --platform linux/arm64=bin/linux-arm64/secret-injector
+//	  --platform linux/arm64=bin/linux-arm64/secret-injector \
+//	  --also secret-injector-agent
+//
+// --also names another binary, taken from beside each platform's binary
+// (bin/linux-amd64/secret-injector-agent) and put beside the entrypoint
+// (/usr/local/bin/secret-injector-agent), each in a layer of its own.
 //
 // A small program of the e2e bed is one platform with its own entrypoint
 // and user:
@@ -32,6 +37,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +61,7 @@ type options struct {
 	ref        string
 	out        string
 	platforms  []platformBinary
+	also       []string // more binaries by name, beside each platform's and the entrypoint
 	entrypoint string
 	user       string
 	caFile     string
@@ -128,6 +135,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ref, "ref", "", "full image reference, registry included (ghcr.io/tradepulse/secret-injector:v0.1.0); written into index.json for ctr import")
 	fs.StringVar(&o.out, "out", "", "the OCI layout archive to write (bin/secret-injector-image.tar)")
 	fs.Var(&platforms, "platform", "os/arch[/variant]=path of a static binary; repeat for a multi-platform index")
+	fs.Func("also", "name of another binary, found beside each --platform binary and put beside the entrypoint (repeatable)", func(v string) error {
+		if v == "" || v == "." || v == ".." || strings.ContainsAny(v, `/\`) {
+			return fmt.Errorf("%q: want a file name", v)
+		}
+		if slices.Contains(o.also, v) {
+			return fmt.Errorf("%s given twice", v)
+		}
+		o.also = append(o.also, v)
+		return nil
+	})
 	fs.StringVar(&o.entrypoint, "entrypoint", BinaryPath, "absolute path of the binary in the image, and the image's entrypoint")
 	fs.StringVar(&o.user, "user", User, "uid:gid the image runs as")
 	fs.StringVar(&o.caFile, "ca", HostCAFile, "CA bundle copied to "+CAPath)
@@ -157,6 +174,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if !path.IsAbs(o.entrypoint) || path.Clean(o.entrypoint) != o.entrypoint || o.entrypoint == "/" {
 		problems = append(problems, fmt.Sprintf("--entrypoint %q: want a clean absolute file path", o.entrypoint))
+	}
+	for _, name := range o.also {
+		if name == path.Base(o.entrypoint) {
+			problems = append(problems, fmt.Sprintf("--also %s is the entrypoint's own name", name))
+		}
 	}
 	if err := checkUser(o.user); err != nil {
 		problems = append(problems, err.Error())

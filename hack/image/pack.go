@@ -227,10 +227,29 @@ func platformImage(o options, pb platformBinary, base builtLayer, log io.Writer)
 	if err != nil {
 		return nil, platformResult{}, fmt.Errorf("%s: binary layer: %w", p, err)
 	}
+	layers := []builtLayer{base, binLayer}
+	// Each --also binary in a layer of its own, after the entrypoint's.
+	for _, name := range o.also {
+		src := filepath.Join(filepath.Dir(pb.path), name)
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return nil, platformResult{}, fmt.Errorf("%s: --also %s: %w", p, name, err)
+		}
+		if err := checkBinary(src, b, p); err != nil {
+			return nil, platformResult{}, err
+		}
+		dst := path.Join(path.Dir(o.entrypoint), name)
+		fmt.Fprintf(log, "%s: %s (%s) -> %s\n", p, src, mib(int64(len(b))), dst)
+		l, err := newLayer([]file{{path: dst, mode: 0o755, data: b}}, o.epoch, "binary: "+dst)
+		if err != nil {
+			return nil, platformResult{}, fmt.Errorf("%s: %s layer: %w", p, name, err)
+		}
+		layers = append(layers, l)
+	}
 
 	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	pr := platformResult{platform: p}
-	for _, l := range []builtLayer{base, binLayer} {
+	for _, l := range layers {
 		img, err = mutate.Append(img, mutate.Addendum{
 			Layer:     l.layer,
 			MediaType: types.OCILayer,

@@ -8,8 +8,14 @@
 //
 //	projects/P/secrets/S                 the latest version of S in project P
 //	projects/P/secrets/S/versions/V      version V
+//	projects/P/locations/L/secrets/S…    a regional secret in location L
 //	S  or  S@V                           secret ID S in Options.Project
 //	tradepulse/postgres-tls  or  …@V     a runbook path, mapped by SecretID
+//
+// The grammar is package gcpref's, which the injector checks at admission.
+// A regional secret is read through its location's endpoint
+// (secretmanager.L.rep.googleapis.com:443, or Options.RegionalEndpoint):
+// the backend opens one client per location on first use.
 //
 // V is "latest" (the default), a version number such as 7, or a version
 // alias. "latest" is Secret Manager's own alias for the most recently
@@ -30,6 +36,7 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
@@ -45,6 +52,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tradepulse/secret-injector/agent/backend"
+	"github.com/tradepulse/secret-injector/agent/backend/gcp/gcpref"
 )
 
 // DefaultTimeout bounds every call whose context carries no deadline.
@@ -54,11 +62,18 @@ const DefaultTimeout = 10 * time.Second
 type Options struct {
 	// Project resolves short names (secret IDs and runbook paths).
 	Project string
-	// Endpoint overrides the API endpoint (tests, private endpoints);
-	// empty means Google's.
+	// Endpoint overrides the global API endpoint (tests, private
+	// endpoints); empty means Google's. It does not apply to regional
+	// secrets.
 	Endpoint string
+	// RegionalEndpoint returns the endpoint that serves a location's
+	// regional secrets (tests, private endpoints); nil means Google's,
+	// gcpref.Endpoint.
+	RegionalEndpoint func(location string) string
 	// ClientOptions are passed to the SDK after the defaults (tests pass
-	// an insecure transport and option.WithoutAuthentication).
+	// an insecure transport and option.WithoutAuthentication). A regional
+	// client gets them too, then its location's endpoint, which wins over
+	// any endpoint among them.
 	ClientOptions []option.ClientOption
 }
 
@@ -76,8 +91,13 @@ type Backend struct {
 	client  accessor
 	project string
 	log     *slog.Logger
+	// dial opens the client of a location's regional endpoint.
+	dial func(location string) (accessor, error)
 
 	mu sync.Mutex
+	// regional holds the clients opened by dial, by location.
+	regional map[string]accessor
+	closed   bool
 	// payloadOnly holds the secrets whose metadata this identity may not
 	// read: Version reads their payload instead.
 	payloadOnly map[string]bool
@@ -105,7 +125,7 @@ var discard = slog.New(slog.DiscardHandler)
 // unless opts.ClientOptions say otherwise. A nil log discards.
 func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) {
 	if opts.Project != "" {
-		if err := checkProject(opts.Project); err != nil {
+		if err := gcpref.CheckProject(opts.Project); err != nil {
 			return nil, fmt.Errorf("gcp backend: %w", err)
 		}
 	}
@@ -119,7 +139,26 @@ func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) 
 	if err != nil {
 		return nil, fmt.Errorf("gcp backend: secret manager client: %w", err)
 	}
-	return newBackend(client, opts.Project, log), nil
+	b := newBackend(client, opts.Project, log)
+	// A client keeps the context it was made with (its credentials
+	// refresh tokens with it), so regional clients, made later on a
+	// call's context, get this one without its cancellation instead.
+	base := context.WithoutCancel(ctx)
+	endpoint := opts.regionalEndpoint()
+	b.dial = func(location string) (accessor, error) {
+		ropts := append(append([]option.ClientOption(nil), opts.ClientOptions...),
+			option.WithEndpoint(endpoint(location)), option.WithLogger(discard))
+		return secretmanager.NewClient(base, ropts...)
+	}
+	return b, nil
+}
+
+// regionalEndpoint is RegionalEndpoint, or Google's.
+func (o Options) regionalEndpoint() func(location string) string {
+	if o.RegionalEndpoint != nil {
+		return o.RegionalEndpoint
+	}
+	return gcpref.Endpoint
 }
 
 func newBackend(client accessor, project string, log *slog.Logger) *Backend {
@@ -130,15 +169,43 @@ func newBackend(client accessor, project string, log *slog.Logger) *Backend {
 		client:      client,
 		project:     project,
 		log:         log,
+		regional:    map[string]accessor{},
 		payloadOnly: map[string]bool{},
 	}
+}
+
+// clientFor returns the client that serves n: the global one, or its
+// location's, opened on first use.
+func (b *Backend) clientFor(ref string, n gcpref.Name) (accessor, error) {
+	if n.Location == "" {
+		return b.client, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c := b.regional[n.Location]; c != nil {
+		return c, nil
+	}
+	if b.closed {
+		return nil, fmt.Errorf("secret %q: the gcp backend is closed", ref)
+	}
+	if b.dial == nil {
+		return nil, fmt.Errorf("secret %q: %w (regional secrets need a client for location %s, and this backend has none)",
+			ref, backend.ErrNotFound, n.Location)
+	}
+	c, err := b.dial(n.Location)
+	if err != nil {
+		// Not a statement about the secret: retried with backoff.
+		return nil, fmt.Errorf("secret %q: secret manager client for location %s: %w", ref, n.Location, err)
+	}
+	b.regional[n.Location] = c
+	return c, nil
 }
 
 // Fetch reads the secret's payload with one AccessSecretVersion call.
 // Secret.Version is the full name of the version read, e.g.
 // "projects/P/secrets/S/versions/7", the same string Version returns.
 func (b *Backend) Fetch(ctx context.Context, ref string) (backend.Secret, error) {
-	t, err := resolve(ref, b.project)
+	t, err := gcpref.Parse(ref, b.project)
 	if err != nil {
 		return backend.Secret{}, invalidRef(ref, err)
 	}
@@ -154,12 +221,16 @@ func (b *Backend) Fetch(ctx context.Context, ref string) (backend.Secret, error)
 // with one GetSecretVersion call and no payload. A disabled or destroyed
 // version reads as gone, as it does for Fetch.
 func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
-	t, err := resolve(ref, b.project)
+	t, err := gcpref.Parse(ref, b.project)
 	if err != nil {
 		return "", invalidRef(ref, err)
 	}
-	if !b.isPayloadOnly(t.secret) {
-		v, err := b.getVersion(ctx, t)
+	if !b.isPayloadOnly(t.SecretName()) {
+		client, err := b.clientFor(ref, t)
+		if err != nil {
+			return "", err
+		}
+		v, err := getVersion(ctx, client, t)
 		switch {
 		case err == nil:
 			return checkVersion(ref, v)
@@ -172,7 +243,7 @@ func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		b.setPayloadOnly(t.secret)
+		b.setPayloadOnly(t.SecretName())
 		b.log.Warn("secret metadata is not readable; version checks will read the payload",
 			"ref", ref, "hint", "grant roles/secretmanager.viewer on the secret to make them cheaper")
 		return resp.GetName(), nil
@@ -184,16 +255,29 @@ func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
 	return resp.GetName(), nil
 }
 
-// Close releases the client's connections.
+// Close releases the clients' connections.
 func (b *Backend) Close() error {
-	return b.client.Close()
+	b.mu.Lock()
+	b.closed = true
+	regional := b.regional
+	b.regional = map[string]accessor{}
+	b.mu.Unlock()
+	errs := []error{b.client.Close()}
+	for _, c := range regional {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // access reads one version's payload and checks it against its CRC32C.
-func (b *Backend) access(ctx context.Context, ref string, t target) (*secretmanagerpb.AccessSecretVersionResponse, error) {
+func (b *Backend) access(ctx context.Context, ref string, t gcpref.Name) (*secretmanagerpb.AccessSecretVersionResponse, error) {
+	client, err := b.clientFor(ref, t)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	resp, err := b.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: t.version}, noRetry)
+	resp, err := client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: t.VersionName()}, noRetry)
 	if err != nil {
 		return nil, classify(ref, err)
 	}
@@ -209,10 +293,10 @@ func (b *Backend) access(ctx context.Context, ref string, t target) (*secretmana
 	return resp, nil
 }
 
-func (b *Backend) getVersion(ctx context.Context, t target) (*secretmanagerpb.SecretVersion, error) {
+func getVersion(ctx context.Context, client accessor, t gcpref.Name) (*secretmanagerpb.SecretVersion, error) {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	return b.client.GetSecretVersion(ctx, &secretmanagerpb.GetSecretVersionRequest{Name: t.version}, noRetry)
+	return client.GetSecretVersion(ctx, &secretmanagerpb.GetSecretVersionRequest{Name: t.VersionName()}, noRetry)
 }
 
 // checkVersion turns version metadata into Version's answer: only an

@@ -75,7 +75,9 @@ func TestInvalidReferencesFailClosedWithoutACall(t *testing.T) {
 		{"truncated full name", "projects/p/secrets", "projects/P/secrets/S"},
 		{"full name with @", "projects/tradepulse-test/secrets/s@3", "may hold only"},
 		{"upper-case project", "projects/Tradepulse/secrets/s", "project"},
-		{"regional secret", "projects/p/locations/europe-west1/secrets/s", "regional"},
+		{"regional, multi-region location", "projects/p/locations/eu/secrets/s", `location "eu" is not a region`},
+		{"regional, bad location", "projects/p/locations/Europe-West1/secrets/s", "is not a region"},
+		{"regional, no secret", "projects/p/locations/europe-west1/secrets", "projects/P/locations/L/secrets/S"},
 		{"bad full version", "projects/p/secrets/s/versions/0", "version"},
 		{"too long", strings.Repeat("a", 256), "255"},
 	}

@@ -31,12 +31,43 @@ func newServer(t *testing.T) *gcptest.Server {
 
 func newBackend(t *testing.T, srv *gcptest.Server, log *slog.Logger) *gcp.Backend {
 	t.Helper()
-	b, err := gcp.New(context.Background(), gcp.Options{Project: project, ClientOptions: srv.ClientOptions()}, log)
+	return newRegionalBackend(t, srv, log)
+}
+
+// newRegionalBackend is a backend on the global server srv and the
+// regional servers regions, by their locations. A regional secret of any
+// other location is sent to a closed port: no test reaches Google.
+func newRegionalBackend(t *testing.T, srv *gcptest.Server, log *slog.Logger, regions ...*gcptest.Server) *gcp.Backend {
+	t.Helper()
+	addrs := map[string]string{}
+	for _, r := range regions {
+		addrs[r.Location()] = r.Addr()
+	}
+	b, err := gcp.New(context.Background(), gcp.Options{
+		Project:       project,
+		ClientOptions: srv.ClientOptions(),
+		RegionalEndpoint: func(location string) string {
+			if a, ok := addrs[location]; ok {
+				return a
+			}
+			return "127.0.0.1:1"
+		},
+	}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+func newRegionalServer(t *testing.T, location string) *gcptest.Server {
+	t.Helper()
+	srv, err := gcptest.NewRegionalServer(location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // secretName is the full name of the secret a runbook path maps to.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/gcp"
+	"github.com/tradepulse/secret-injector/agent/backend/gcp/gcptest"
 )
 
 const sentinel = backendtest.Sentinel
@@ -29,13 +30,26 @@ func leaks(text string) bool {
 
 // TestSentinelNeverLogged feeds a sentinel value through every path, the
 // error paths included, with debug logging on.
+// A regional secret goes through the same paths on its own endpoint.
 func TestSentinelNeverLogged(t *testing.T) {
-	srv := newServer(t)
-	var logs bytes.Buffer
-	b := newBackend(t, srv, newLogger(&logs))
+	t.Run("global", func(t *testing.T) {
+		srv := newServer(t)
+		var logs bytes.Buffer
+		b := newBackend(t, srv, newLogger(&logs))
+		ref := "tradepulse/exchanges/binance/api-key"
+		sentinelPaths(t, srv, b, &logs, ref, secretName(t, ref))
+	})
+	t.Run("regional", func(t *testing.T) {
+		eu := newRegionalServer(t, "europe-west4")
+		var logs bytes.Buffer
+		b := newRegionalBackend(t, newServer(t), newLogger(&logs), eu)
+		ref := "projects/" + project + "/locations/europe-west4/secrets/tradepulse--exchanges--binance--api-key"
+		sentinelPaths(t, eu, b, &logs, ref, ref)
+	})
+}
+
+func sentinelPaths(t *testing.T, srv *gcptest.Server, b *gcp.Backend, logs *bytes.Buffer, ref, name string) {
 	ctx := context.Background()
-	ref := "tradepulse/exchanges/binance/api-key"
-	name := secretName(t, ref)
 	srv.Put(name, []byte(sentinel))
 
 	var errs []error

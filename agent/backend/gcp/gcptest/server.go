@@ -1,6 +1,8 @@
 // Package gcptest is an in-process Google Secret Manager for tests, e2e runs
 // and benchmarks: a real gRPC server implementing SecretManagerService in
 // memory, so the real Go client talks to it over the real wire protocol.
+// NewServer is the global endpoint; NewRegionalServer is one location's
+// regional endpoint, for regional secrets.
 //
 // Besides the RPCs it offers direct controls (Put, Delete, Deny, Throttle,
 // SetLatency, ...) and records every call for request-count assertions.
@@ -11,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,10 +26,16 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Server is an in-memory Secret Manager listening on a loopback port.
+// Server is an in-memory Secret Manager listening on a loopback port: the
+// global endpoint (NewServer), which serves projects/P/secrets/S, or one
+// location's regional endpoint (NewRegionalServer), which serves only
+// projects/P/locations/L/secrets/S of its own location, as Google's
+// secretmanager.L.rep.googleapis.com does.
 type Server struct {
 	lis  net.Listener
 	grpc *grpc.Server
+	// location is the regional endpoint's location; empty for global.
+	location string
 
 	mu       sync.Mutex
 	secrets  map[string]*secret // by "projects/P/secrets/S"
@@ -39,19 +48,33 @@ type Server struct {
 	params   map[string][]string // x-goog-request-params, by method
 }
 
-// NewServer starts a server on 127.0.0.1 with a free port. Close it.
+// NewServer starts a global endpoint on 127.0.0.1 with a free port. Close it.
 func NewServer() (*Server, error) {
+	return newServer("")
+}
+
+// NewRegionalServer starts the regional endpoint of location (e.g.
+// "europe-west4") on 127.0.0.1 with a free port. Close it.
+func NewRegionalServer(location string) (*Server, error) {
+	if location == "" || strings.Contains(location, "/") {
+		return nil, fmt.Errorf("gcptest: location %q is not a location", location)
+	}
+	return newServer(location)
+}
+
+func newServer(location string) (*Server, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("gcptest: listen: %w", err)
 	}
 	s := &Server{
-		lis:     lis,
-		secrets: map[string]*secret{},
-		denied:  map[string]bool{},
-		noMeta:  map[string]bool{},
-		calls:   map[string]int{},
-		params:  map[string][]string{},
+		location: location,
+		lis:      lis,
+		secrets:  map[string]*secret{},
+		denied:   map[string]bool{},
+		noMeta:   map[string]bool{},
+		calls:    map[string]int{},
+		params:   map[string][]string{},
 	}
 	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
 	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, &service{s: s})
@@ -59,6 +82,9 @@ func NewServer() (*Server, error) {
 	go func() { _ = s.grpc.Serve(lis) }()
 	return s, nil
 }
+
+// Location is the regional endpoint's location, or "" for the global one.
+func (s *Server) Location() string { return s.location }
 
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
@@ -77,10 +103,11 @@ func (s *Server) ClientOptions() []option.ClientOption {
 }
 
 // Put adds a version holding data to the secret name
-// ("projects/P/secrets/S"), creating the secret first if needed, and
-// returns the new version's full name. It panics on a malformed name.
+// ("projects/P/secrets/S", or "projects/P/locations/L/secrets/S" on a
+// regional server), creating the secret first if needed, and returns the
+// new version's full name. It panics on a name this server does not serve.
 func (s *Server) Put(name string, data []byte) (version string) {
-	if _, err := parseSecret(name); err != nil {
+	if _, err := s.parseSecret(name); err != nil {
 		panic("gcptest.Put: " + err.Error())
 	}
 	s.mu.Lock()

@@ -287,3 +287,84 @@ func TestMalformedNames(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionalEndpoint: a regional server serves its own location's
+// secrets through the real client, and refuses global names and other
+// locations' names, as a regional endpoint does; the global server
+// refuses regional names.
+func TestRegionalEndpoint(t *testing.T) {
+	const (
+		location = "europe-west4"
+		parent   = "projects/tp/locations/" + location
+		name     = parent + "/secrets/tradepulse--mlflow"
+	)
+	srv, err := gcptest.NewRegionalServer(location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if srv.Location() != location {
+		t.Errorf("Location() = %q", srv.Location())
+	}
+	c, err := secretmanager.NewClient(context.Background(), srv.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+
+	sec, err := c.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{Parent: parent, SecretId: "tradepulse--mlflow", Secret: &secretmanagerpb.Secret{}})
+	if err != nil || sec.GetName() != name || sec.GetReplication() != nil {
+		t.Fatalf("CreateSecret of a regional secret without replication = %v, %v", sec, err)
+	}
+	data := []byte("tracking-token")
+	v, err := c.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{Parent: name, Payload: &secretmanagerpb.SecretPayload{Data: data, DataCrc32C: crc(data)}})
+	if err != nil || v.GetName() != name+"/versions/1" {
+		t.Fatalf("AddSecretVersion = %v, %v", v, err)
+	}
+	srv.ResetCalls()
+	resp, err := c.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name + "/versions/latest"})
+	if err != nil || resp.GetName() != name+"/versions/1" || string(resp.GetPayload().GetData()) != "tracking-token" {
+		t.Fatalf("AccessSecretVersion = %v, %v", resp, err)
+	}
+	if diff := cmp.Diff([]string{"name=projects%2Ftp%2Flocations%2Feurope-west4%2Fsecrets%2Ftradepulse--mlflow%2Fversions%2Flatest"},
+		srv.RequestParams("AccessSecretVersion")); diff != "" {
+		t.Errorf("routing header (-want +got):\n%s", diff)
+	}
+	if got := srv.Put(name, []byte("two")); got != name+"/versions/2" {
+		t.Errorf("Put = %s", got)
+	}
+
+	for _, n := range []string{
+		"projects/tp/secrets/tradepulse--mlflow/versions/latest",                  // global
+		"projects/tp/locations/us-central1/secrets/tradepulse--mlflow/versions/1", // another location
+		"projects/tp/locations/europe-west4/secrets/a.b/versions/1",
+		"projects/tp/locations/europe-west4/x/secrets/s/versions/1",
+	} {
+		if _, err := c.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: n}); code(err) != codes.InvalidArgument {
+			t.Errorf("regional server, access %q: %v, want InvalidArgument", n, err)
+		}
+	}
+	if _, err := c.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{Parent: "projects/tp", SecretId: "x", Secret: &secretmanagerpb.Secret{Replication: automatic}}); code(err) != codes.InvalidArgument {
+		t.Errorf("regional server, CreateSecret with a global parent: %v, want InvalidArgument", err)
+	}
+
+	global, gc := setup(t)
+	if _, err := gc.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name + "/versions/1"}); code(err) != codes.InvalidArgument {
+		t.Errorf("global server, access a regional name: %v, want InvalidArgument", err)
+	}
+	if _, err := gc.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{Parent: parent, SecretId: "x", Secret: &secretmanagerpb.Secret{Replication: automatic}}); code(err) != codes.InvalidArgument {
+		t.Errorf("global server, CreateSecret with a regional parent: %v, want InvalidArgument", err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("global Put of a regional name did not panic")
+			}
+		}()
+		global.Put(name, []byte("x"))
+	}()
+	if _, err := gcptest.NewRegionalServer(""); err == nil {
+		t.Error("NewRegionalServer(\"\") succeeded")
+	}
+}

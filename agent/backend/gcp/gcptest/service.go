@@ -22,17 +22,19 @@ type service struct {
 }
 
 func (svc *service) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecretRequest) (*secretmanagerpb.Secret, error) {
-	if err := parseProject(req.GetParent()); err != nil {
+	s := svc.s
+	if err := s.parseParent(req.GetParent()); err != nil {
 		return nil, err
 	}
 	if err := checkSecretID(req.GetSecretId()); err != nil {
 		return nil, err
 	}
-	if req.GetSecret().GetReplication() == nil {
+	// A global secret says how it is replicated; a regional one lives in
+	// its location and has no replication policy.
+	if s.location == "" && req.GetSecret().GetReplication() == nil {
 		return nil, status.Error(codes.InvalidArgument, "Secret.replication is required")
 	}
 	name := req.GetParent() + "/secrets/" + req.GetSecretId()
-	s := svc.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkAccessLocked(name, "secretmanager.secrets.create", false); err != nil {
@@ -195,7 +197,7 @@ func (s *Server) setState(name, permission string, state secretmanagerpb.SecretV
 
 // secretLocked finds a secret by name after the access checks.
 func (s *Server) secretLocked(name, permission string, metadataRead bool) (*secret, error) {
-	if _, err := parseSecret(name); err != nil {
+	if _, err := s.parseSecret(name); err != nil {
 		return nil, err
 	}
 	if err := s.checkAccessLocked(name, permission, metadataRead); err != nil {
@@ -210,7 +212,7 @@ func (s *Server) secretLocked(name, permission string, metadataRead bool) (*secr
 
 // versionLocked finds a version by name after the access checks.
 func (s *Server) versionLocked(name, permission string, metadataRead bool) (*version, error) {
-	secretName, _, err := parseVersion(name)
+	secretName, _, err := s.parseVersion(name)
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func (v *version) proto() *secretmanagerpb.SecretVersion {
 
 func (sec *secret) proto() *secretmanagerpb.Secret {
 	repl := sec.repl
-	if repl == nil {
+	if repl == nil && !strings.Contains(sec.name, "/locations/") {
 		repl = &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}}
 	}
 	return &secretmanagerpb.Secret{
@@ -88,7 +88,7 @@ func (s *Server) addLocked(sec *secret, data []byte) *version {
 // recently created version, whatever its state, as in Secret Manager.
 // Callers hold s.mu.
 func (s *Server) lookupLocked(name string) (*version, error) {
-	secretName, id, err := parseVersion(name)
+	secretName, id, err := s.parseVersion(name)
 	if err != nil {
 		return nil, err
 	}
@@ -109,39 +109,59 @@ func (s *Server) lookupLocked(name string) (*version, error) {
 	return sec.versions[n-1], nil
 }
 
-// parseSecret checks "projects/P/secrets/S" and returns S.
-func parseSecret(name string) (string, error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "secrets" {
-		return "", status.Errorf(codes.InvalidArgument, "name %q must be projects/*/secrets/*", name)
+// secretsParent is the part of a secret's name before "/secrets/S" that
+// this server serves, with P standing for any project: "projects/P" or
+// "projects/P/locations/L".
+func (s *Server) secretsParent() string {
+	if s.location != "" {
+		return "projects/*/locations/" + s.location
 	}
-	if err := checkSecretID(parts[3]); err != nil {
-		return "", err
-	}
-	return parts[3], nil
+	return "projects/*"
 }
 
-// parseVersion checks "projects/P/secrets/S/versions/V" and returns the
-// secret's name and V.
-func parseVersion(name string) (secretName, id string, err error) {
+// parseSecret checks that this server serves the secret name
+// ("projects/P/secrets/S" or "projects/P/locations/L/secrets/S") and
+// returns S.
+func (s *Server) parseSecret(name string) (string, error) {
+	parent, id, ok := strings.Cut(name, "/secrets/")
+	if !ok || s.parseParent(parent) != nil || strings.Contains(id, "/") {
+		return "", status.Errorf(codes.InvalidArgument, "name %q must be %s/secrets/*", name, s.secretsParent())
+	}
+	if err := checkSecretID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// parseVersion checks "<secret name>/versions/V" and returns the secret's
+// name and V.
+func (s *Server) parseVersion(name string) (secretName, id string, err error) {
 	i := strings.LastIndex(name, "/versions/")
 	if i < 0 {
-		return "", "", status.Errorf(codes.InvalidArgument, "name %q must be projects/*/secrets/*/versions/*", name)
+		return "", "", status.Errorf(codes.InvalidArgument, "name %q must be %s/secrets/*/versions/*", name, s.secretsParent())
 	}
 	secretName, id = name[:i], name[i+len("/versions/"):]
-	if _, err := parseSecret(secretName); err != nil {
+	if _, err := s.parseSecret(secretName); err != nil {
 		return "", "", err
 	}
 	if id == "" || strings.Contains(id, "/") {
-		return "", "", status.Errorf(codes.InvalidArgument, "name %q must be projects/*/secrets/*/versions/*", name)
+		return "", "", status.Errorf(codes.InvalidArgument, "name %q must be %s/secrets/*/versions/*", name, s.secretsParent())
 	}
 	return secretName, id, nil
 }
 
-func parseProject(parent string) error {
+// parseParent checks a CreateSecret parent: "projects/P" on the global
+// endpoint, "projects/P/locations/L" on L's regional endpoint.
+func (s *Server) parseParent(parent string) error {
 	parts := strings.Split(parent, "/")
-	if len(parts) != 2 || parts[0] != "projects" || parts[1] == "" {
-		return status.Errorf(codes.InvalidArgument, "parent %q must be projects/*", parent)
+	ok := len(parts) >= 2 && parts[0] == "projects" && parts[1] != ""
+	if s.location == "" {
+		ok = ok && len(parts) == 2
+	} else {
+		ok = ok && len(parts) == 4 && parts[2] == "locations" && parts[3] == s.location
+	}
+	if !ok {
+		return status.Errorf(codes.InvalidArgument, "parent %q must be %s", parent, s.secretsParent())
 	}
 	return nil
 }
