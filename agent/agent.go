@@ -65,6 +65,16 @@ type Agent struct {
 	nativeSidecar bool
 	// sidecar is set by RunSidecar: becoming ready leaves SidecarMarkerFile.
 	sidecar bool
+	// retiring are superseded leases waiting for their revocation, by
+	// lease id. The state file carries them, so that an agent killed
+	// before it revoked them leaves the work to the next one in the pod.
+	retiring map[string]retiringLease
+}
+
+// retiringLease is a superseded lease and when it is due for revocation.
+type retiringLease struct {
+	Secret string
+	Due    time.Time
 }
 
 // secretState is one secret's last known state; fields are guarded by
