@@ -168,8 +168,9 @@ func (f *fleet) waitDB(t *testing.T, ctx context.Context, pods []corev1.Pod, tim
 // status is the operator's `secret-injector status -o json` of the fleet.
 func (f *fleet) status(ctx context.Context) (*ctl.Report, error) {
 	out, err := f.s.CLI(ctx, "status", "-n", f.ns, "-l", "app="+f.name, "-o", "json")
+	// The JSON report, then the summary line (stderr).
 	var rep ctl.Report
-	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+	if jerr := json.NewDecoder(strings.NewReader(out)).Decode(&rep); jerr != nil {
 		return nil, fmt.Errorf("secret-injector status: %v: %s", err, out)
 	}
 	return &rep, nil
