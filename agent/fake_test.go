@@ -1,9 +1,9 @@
 package agent
 
 import (
-	"errors"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 	"time"

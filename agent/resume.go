@@ -113,6 +113,7 @@ func (a *Agent) resume() map[string]retiringLease {
 			continue
 		}
 		st.files, st.version = files, saved.Version
+		st.writtenFiles, st.writtenVersion = files, saved.Version
 		if saved.Lease != nil {
 			// Held only until the first refresh replaces it.
 			st.lease = &backend.Lease{ID: saved.Lease.ID, Renewable: saved.Lease.Renewable, Expiry: now}
