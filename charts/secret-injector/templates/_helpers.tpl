@@ -156,6 +156,14 @@ own, which wins over the webhook's digest or tag).
 {{- end }}
 {{- end }}
 
+{{/*
+The webhook's name in the MutatingWebhookConfiguration, which the API
+server's admission metrics carry as their name label (webhook.WebhookName).
+*/}}
+{{- define "secret-injector.webhookName" -}}
+pods.secrets.tradepulse.io
+{{- end }}
+
 {{/* The in-cluster DNS names of the webhook Service, for the certificate. */}}
 {{- define "secret-injector.dnsNames" -}}
 {{- $svc := include "secret-injector.fullname" . }}
