@@ -36,7 +36,8 @@ type theBed struct {
 	// under the context "operator" (namespace "default").
 	operator   *rest.Config
 	kubeconfig string
-	// binary is cmd/secret-injector, built once.
+	// binary is cmd/secret-injector, built once, with
+	// secret-injector-agent beside it (its agent command runs that).
 	binary string
 	env    *envtest.Environment
 }
@@ -81,10 +82,10 @@ func startBed(env *envtest.Environment, dir string) (func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	b := &theBed{binary: filepath.Join(dir, "secret-injector"), env: env}
-	build := exec.CommandContext(ctx, "go", "build", "-o", b.binary, "./cmd/secret-injector")
+	build := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), "./cmd/secret-injector", "./cmd/secret-injector-agent")
 	build.Dir = moduleRoot()
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/secret-injector: %w\n%s", err, out)
+		return nil, fmt.Errorf("go build ./cmd/secret-injector ./cmd/secret-injector-agent: %w\n%s", err, out)
 	}
 	cfg, err := env.Start()
 	if err != nil {

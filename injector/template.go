@@ -7,20 +7,17 @@ import (
 	"strings"
 	"text/template"
 	tparse "text/template/parse"
+
+	"github.com/tradepulse/secret-injector/agent/render"
 )
 
-// TemplateFuncs are the functions a template-<name> annotation may call.
-// Their names must match what the agent's renderer provides; the injector
-// only parses templates (text/template checks names at parse time and
-// argument types at execution), so these bodies are never run.
-var TemplateFuncs = template.FuncMap{
-	"b64enc": func(string) string { return "" },
-	"b64dec": func(string) (string, error) { return "", nil },
-	"trim":   func(string) string { return "" },
-	"upper":  func(string) string { return "" },
-	"lower":  func(string) string { return "" },
-	"json":   func(any) (string, error) { return "", nil },
-}
+// TemplateFuncs are the functions a template-<name> annotation may call:
+// the agent's renderer's own map (render.TemplateFuncs: sprig's hermetic
+// set less what reads the clock or draws randomness, and the project's
+// b64enc, b64dec, trim, upper, lower, json), so that what the webhook
+// admits is what the agent runs. The injector only parses templates
+// (text/template checks names at parse time), so it never calls them.
+var TemplateFuncs = render.TemplateFuncs()
 
 // templateProblem parses a template so that a broken one is denied at
 // admission, not discovered by a crash-looping agent. The message keeps

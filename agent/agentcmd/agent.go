@@ -25,6 +25,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/metrics"
 	"github.com/tradepulse/secret-injector/agent/notify"
 	"github.com/tradepulse/secret-injector/agent/sink"
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 // agentFlags are the agent subcommand's flags.
@@ -33,6 +34,8 @@ type agentFlags struct {
 	configPath    string
 	logFormat     string
 	nativeSidecar bool
+	// terminationLog is where init mode says why it failed.
+	terminationLog string
 }
 
 func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
@@ -42,6 +45,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
 	fs.StringVar(&f.mode, "mode", "sidecar", "init: fill the volume once and exit (fail closed); sidecar: keep it fresh")
 	fs.StringVar(&f.configPath, "config", "", "agent config file (YAML or JSON); default: $"+config.EnvVar)
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
+	fs.StringVar(&f.terminationLog, "termination-log", agent.TerminationLog, "init mode: the file a failure's reason goes to, for kubectl describe pod (written only if it exists)")
 	fs.BoolVar(&f.nativeSidecar, "native-sidecar", false, "sidecar mode: this is a native sidecar (an init container with restartPolicy: Always), so the app starts after the first pass, which tells it nothing")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -62,11 +66,23 @@ func runAgent(ctx context.Context, args []string) error {
 	return agentMain(ctx, args, os.Stderr)
 }
 
-// agentMain is the agent subcommand, logging to stderr.
-func agentMain(ctx context.Context, args []string, stderr io.Writer) error {
+// agentMain is the agent subcommand, logging to stderr. In init mode a
+// failure is also the container's termination message, so that a pod
+// that cannot start says why in kubectl describe pod.
+func agentMain(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	f, err := parseAgentFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if f.mode == "init" {
+		defer func() {
+			if err == nil {
+				return
+			}
+			if werr := agent.WriteTerminationMessage(f.terminationLog, err); werr != nil {
+				fmt.Fprintf(stderr, "could not write the termination message to %s: %v\n", f.terminationLog, werr)
+			}
+		}()
 	}
 	cfg, err := loadConfig(f.configPath)
 	if err != nil {
@@ -74,7 +90,7 @@ func agentMain(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	// The one place that names the backend on the logger: the backends
 	// log through it and add no key of their own.
-	log := NewLogger(stderr, f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
+	log := cli.NewLogger(stderr, f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
 	if err := closeProcToOtherProcesses(); err != nil {
 		log.Warn("could not make the agent non-dumpable: an app sharing its uid and PID namespace could read its token", "err", err)
 	}

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/tradepulse/secret-injector/agent/config"
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 // run is a binary of the agent's commands, as cmd/secret-injector-agent
 // builds it.
 func run(ctx context.Context, args []string) int {
-	return Program{Name: "test", Commands: Commands()}.Main(ctx, args, os.Stdout, os.Stderr)
+	return cli.Program{Name: "test", Commands: Commands()}.Main(ctx, args, os.Stdout, os.Stderr)
 }
 
 func TestParseAgentFlags(t *testing.T) {

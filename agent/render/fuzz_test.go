@@ -15,6 +15,8 @@ var fuzzSecrets = []config.Secret{
 	{Name: "wandb.env", Format: config.FormatEnv, Fields: map[string]string{"api_key": "WANDB_API_KEY"}},
 	{Name: "conf", Format: config.FormatTemplate, Template: `{{.Data.user}}:{{.Raw | b64enc}}{{range $k, $v := .Data}}{{$k}}={{$v}}{{end}}`},
 	{Name: "loop", Format: config.FormatTemplate, Template: `{{range .Raw}}{{end}}{{if .Data.x}}{{.Data.x.y}}{{end}}`},
+	{Name: "sprig", Format: config.FormatTemplate, Template: `{{ dig "x" "y" "d" .Data }}{{ .Raw | trunc 10 | repeat 3 }}` +
+		`{{ range $i, $v := .Data.x }}{{ index $.Data.x $i }}{{ end }}{{ index .Data "x" "y" }}{{ get .Data "a" | default "z" }}`},
 }
 
 // FuzzRender: any value either renders to files the sink accepts, under

@@ -2,7 +2,6 @@ package render
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,53 +23,21 @@ type templateData struct {
 	Version string
 }
 
-// funcs is the templates' small function map. Arguments are taken as any
-// so that JSON numbers (json.Number) work where strings do.
-var funcs = template.FuncMap{
-	"b64enc": func(v any) string { return base64.StdEncoding.EncodeToString([]byte(str(v))) },
-	"b64dec": func(v any) (string, error) {
-		b, err := base64.StdEncoding.DecodeString(str(v))
-		if err != nil {
-			return "", errors.New("input is not standard base64")
-		}
-		return string(b), nil
-	},
-	"trim":  func(v any) string { return strings.TrimSpace(str(v)) },
-	"upper": func(v any) string { return strings.ToUpper(str(v)) },
-	"lower": func(v any) string { return strings.ToLower(str(v)) },
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return "", errors.New("value cannot be written as JSON")
-		}
-		return string(b), nil
-	},
-}
-
-func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case []byte:
-		return string(v)
-	case nil:
-		return ""
-	case fmt.Stringer:
-		return v.String()
-	}
-	return fmt.Sprint(v)
-}
-
-// renderTemplate executes s.Template over the secret. A missing map key is
-// an error, not "<no value>".
+// renderTemplate executes s.Template over the secret, within the bounds
+// (MaxTemplateOutput, TemplateTimeout, MaxTemplateItems). A missing map
+// key is an error, not "<no value>", whether read as .Data.key or with
+// index.
 func renderTemplate(s config.Secret, data []byte, version string) ([]byte, error) {
 	// Parse errors quote the template, which is config, not the secret.
-	t, err := template.New(s.Name).Option("missingkey=error").Funcs(funcs).Parse(s.Template)
+	t, err := template.New(s.Name).Option("missingkey=error").Funcs(baseFuncs).Parse(s.Template)
 	if err != nil {
 		return nil, fmt.Errorf("the template does not parse: %w", err)
 	}
+	instrument(t)
+	b := newBudget()
+	t.Funcs(boundedFuncs(baseFuncs, b))
 	var out bytes.Buffer
-	if err := t.Execute(&out, templateData{Raw: string(data), Data: dataObject(data), Version: version}); err != nil {
+	if err := t.Execute(limitedWriter{&out, b}, templateData{Raw: string(data), Data: dataObject(data), Version: version}); err != nil {
 		return nil, execError(err)
 	}
 	return out.Bytes(), nil
@@ -102,6 +69,7 @@ var (
 		regexp.MustCompile(`(can't evaluate field \w+ in type [\w.{} ]+)$`),
 		regexp.MustCompile(`(template "[^"]*" not defined)$`),
 		regexp.MustCompile(`(error calling \w+: (?:input is not standard base64|value cannot be written as JSON))$`),
+		regexp.MustCompile(`(error calling index: (?:the map has no such key|index out of range|index of a nil value|a list or string is indexed by an integer))$`),
 	}
 )
 
@@ -110,6 +78,15 @@ var (
 // can print values ("range can't iterate over <value>").
 func execError(err error) error {
 	msg := err.Error()
+	var bound error
+	switch {
+	case errors.Is(err, ErrTemplateTooLarge):
+		bound = ErrTemplateTooLarge
+	case errors.Is(err, ErrTemplateTimeout):
+		bound = ErrTemplateTimeout
+	case errors.Is(err, ErrTemplateDepth):
+		bound = ErrTemplateDepth
+	}
 	where := "executing the template failed"
 	if m := execAt.FindStringSubmatch(msg); m != nil {
 		action := m[3]
@@ -117,6 +94,9 @@ func execError(err error) error {
 			action = "{{" + action + "}}"
 		}
 		where = fmt.Sprintf("executing the template failed at line %s, column %s, in %s", m[1], m[2], action)
+	}
+	if bound != nil {
+		return fmt.Errorf("%s: %w", where, bound)
 	}
 	for i, re := range safeCauses {
 		if m := re.FindStringSubmatch(msg); m != nil {

@@ -6,9 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/prometheus/model/labels"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tradepulse/secret-injector/webhook"
 )
 
 // dashboardTitle is what the operators' runbook tells them to open.
@@ -64,9 +69,32 @@ func readDashboard(t *testing.T) ([]byte, dashboard) {
 	return b, d
 }
 
+// clusterMatcher is what every query of the dashboard carries, so that one
+// Grafana over several clusters' series (Thanos, Mimir, federation) shows
+// one cluster at a time; where series have no cluster label, All (.*)
+// matches them.
+const clusterMatcher = `cluster=~"$cluster"`
+
+// checkClusterScoped reports a selector of expr without the cluster
+// matcher.
+func checkClusterScoped(t *testing.T, where, expr string) {
+	t.Helper()
+	e, err := parseExpr(expr)
+	if err != nil {
+		return // checkExpr reports it
+	}
+	for _, vs := range selectors(e) {
+		m := matcher(vs, "cluster")
+		if m == nil || m.Type != labels.MatchRegexp || m.Value != "$cluster" {
+			t.Errorf("%s: selector %s lacks %s", where, vs, clusterMatcher)
+		}
+	}
+}
+
 // TestDashboard: the dashboard the runbook names exists, every query goes
-// through the datasource variable, and every query asks for metrics that the
-// agents or the webhook actually export.
+// through the datasource variable and the cluster variable, and every query
+// asks for metrics that the agents, the webhook or the components the
+// alerts name actually export, as Prometheus parses it.
 func TestDashboard(t *testing.T) {
 	_, d := readDashboard(t)
 	if d.Title != dashboardTitle {
@@ -76,9 +104,9 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("uid = %q, want the stable secrets-refresh-status (links and bookmarks use it)", d.UID)
 	}
 
-	vars := map[string]bool{}
+	var vars []string
 	for _, v := range d.Templating.List {
-		vars[v.Name] = true
+		vars = append(vars, v.Name)
 		switch v.Type {
 		case "datasource":
 			if v.Query != "prometheus" {
@@ -95,22 +123,26 @@ func TestDashboard(t *testing.T) {
 				continue
 			}
 			checkExpr(t, "variable "+v.Name, m[1])
+			if v.Name != "cluster" {
+				checkClusterScoped(t, "variable "+v.Name, m[1])
+			}
 		}
 	}
-	for _, name := range []string{"datasource", "namespace", "pod"} {
-		if !vars[name] {
-			t.Errorf("no template variable %q", name)
-		}
+	// a variable can only use the ones before it
+	if diff := cmp.Diff([]string{"datasource", "cluster", "namespace", "pod"}, vars); diff != "" {
+		t.Errorf("template variables (-want +got):\n%s", diff)
 	}
 
 	used := map[string]bool{}
 	ids := map[int]string{}
+	titles := map[string]bool{}
 	for _, p := range flattenPanels(d.Panels) {
 		where := fmt.Sprintf("panel %q", p.Title)
 		if other, dup := ids[p.ID]; dup {
 			t.Errorf("%s: id %d is also %q's", where, p.ID, other)
 		}
 		ids[p.ID] = p.Title
+		titles[p.Title] = true
 		if p.Type == "row" {
 			continue
 		}
@@ -126,6 +158,7 @@ func TestDashboard(t *testing.T) {
 				t.Errorf("%s: datasource %+v, want uid ${datasource}", w, tg.Datasource)
 			}
 			checkExpr(t, w, tg.Expr)
+			checkClusterScoped(t, w, tg.Expr)
 			names, _ := metricNames(tg.Expr)
 			for _, n := range names {
 				used[n] = true
@@ -133,7 +166,8 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 
-	// what the runbook's verification step looks at
+	// what the runbook's verification step looks at, and the webhook's
+	// request rate, latency, denials and certificate
 	for _, want := range []string{
 		"secret_rotation_status",
 		"secret_last_success_timestamp_seconds",
@@ -141,10 +175,47 @@ func TestDashboard(t *testing.T) {
 		"secret_refresh_total",
 		"secret_injector_webhook_admissions_total",
 		"secret_injector_webhook_admission_duration_seconds_bucket",
+		"secret_injector_webhook_certificate_expiry_timestamp_seconds",
+		"secret_injector_webhook_requests_refused_total",
+		"apiserver_admission_webhook_request_total",
+		"apiserver_admission_webhook_rejection_count",
 	} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)
 		}
+	}
+	for _, want := range []string{"Webhook", "Webhook requests by result", "Webhook admission latency",
+		"Webhook denials and refused requests", "Webhook certificate expires in"} {
+		if !titles[want] {
+			t.Errorf("no panel %q", want)
+		}
+	}
+}
+
+// TestDashboardAPIServerQueries: the panels on the API server's calls
+// select our webhook by the name the chart registers it under.
+func TestDashboardAPIServerQueries(t *testing.T) {
+	_, d := readDashboard(t)
+	var n int
+	for _, p := range flattenPanels(d.Panels) {
+		for _, tg := range p.Targets {
+			e, err := parseExpr(tg.Expr)
+			if err != nil {
+				continue
+			}
+			for _, vs := range selectors(e) {
+				if !strings.HasPrefix(selectorName(vs), "apiserver_admission_webhook_") {
+					continue
+				}
+				n++
+				if m := matcher(vs, "name"); m == nil || m.Type != labels.MatchEqual || m.Value != webhook.WebhookName {
+					t.Errorf("panel %q: %s does not select name=%q", p.Title, vs, webhook.WebhookName)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no panel reads the API server's admission webhook metrics")
 	}
 }
 

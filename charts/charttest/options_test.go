@@ -121,8 +121,8 @@ func TestWebhookFlags(t *testing.T) {
 		"agent-image", "image-pull-policy", "native-sidecars", "vault-auth-path", "vault-audience",
 		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
 		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod", "agent-uid",
-		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes"}
-	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region"}
+		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes", "log-format"}
+	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region", "gcp-endpoint", "aws-endpoint"}
 	for _, rc := range renderCases(t) {
 		t.Run(rc.name, func(t *testing.T) {
 			objs, err := Render(helm, rc.values, testNamespace)
@@ -144,8 +144,7 @@ func TestWebhookFlags(t *testing.T) {
 				}
 			}
 			for k, want := range map[string]string{
-				"port": "9443", "cert-dir": "/tls", "probe-addr": ":8081", "metrics-addr": ":8080",
-				"namespace": testNamespace, "service-name": ReleaseName, "webhook-config-name": ReleaseName,
+				"cert-dir": "/tls", "namespace": testNamespace, "service-name": ReleaseName, "webhook-config-name": ReleaseName,
 			} {
 				if flags[k] != want {
 					t.Errorf("--%s=%s, want %s", k, flags[k], want)

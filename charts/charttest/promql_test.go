@@ -34,6 +34,7 @@ var foreignMetrics = map[string][]string{
 	// the API server's calls to admission webhooks, by webhook name
 	"kube-apiserver": {
 		"apiserver_admission_webhook_rejection_count",
+		"apiserver_admission_webhook_fail_open_count",
 		"apiserver_admission_webhook_request_total",
 		"apiserver_admission_webhook_admission_duration_seconds",
 	},

@@ -1,8 +1,7 @@
 // Command secret-injector-agent is the agent alone, the binary the
-// injected init and sidecar containers run: the agent and fetch
-// subcommands of secret-injector, without the webhook, the operator
-// commands or the Kubernetes client they link. Smaller and faster to
-// start, it is what keeps the agent's memory and start-up low (issue #14).
+// injected init and sidecar containers run: the agent and fetch commands,
+// without the webhook, the operator commands or the Kubernetes client they
+// link. secret-injector runs these two commands by executing it.
 package main
 
 import (
@@ -12,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/tradepulse/secret-injector/agent/agentcmd"
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -24,6 +24,6 @@ func main() {
 	os.Exit(code)
 }
 
-func program() agentcmd.Program {
-	return agentcmd.Program{Name: "secret-injector-agent", Version: version, Commands: agentcmd.Commands()}
+func program() cli.Program {
+	return cli.Program{Name: cli.AgentBinary, Version: version, Commands: agentcmd.Commands()}
 }

@@ -1,6 +1,9 @@
-// Command secret-injector is the project's full binary: the admission
-// webhook, the operator's tools and the in-pod agent, as subcommands. The
-// injected containers run secret-injector-agent, the agent alone.
+// Command secret-injector is the project's command line: the admission
+// webhook, the operator's tools (status, refresh, revoke) and, by running
+// secret-injector-agent from beside it, the agent's commands (agent,
+// fetch). The agent is a binary of its own so that neither binary links
+// the other's dependencies: the agent no Kubernetes client, the webhook no
+// cloud SDK.
 package main
 
 import (
@@ -9,8 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/tradepulse/secret-injector/agent/agentcmd"
 	"github.com/tradepulse/secret-injector/ctl"
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -23,11 +26,15 @@ func main() {
 	os.Exit(code)
 }
 
-func program() agentcmd.Program {
-	cmds := agentcmd.Commands()
-	cmds["refresh"] = agentcmd.Command{Summary: "force a fetch in the selected pods' agents; restart workloads that cannot reload", Run: ctlCommand("refresh")}
-	cmds["revoke"] = agentcmd.Command{Summary: "revoke the selected pods' Vault leases and wait for fresh credentials", Run: ctlCommand("revoke")}
-	cmds["status"] = agentcmd.Command{Summary: "show each selected pod's secrets: status, version, last success, lease expiry", Run: ctlCommand("status")}
-	cmds["webhook"] = agentcmd.Command{Summary: "run the mutating admission webhook that injects the agent", Run: runWebhook}
-	return agentcmd.Program{Name: "secret-injector", Version: version, Commands: cmds, UsageErrors: []error{ctl.ErrUsage}}
+func program() cli.Program {
+	cmds := map[string]cli.Command{
+		"refresh": {Summary: "force a fetch in the selected pods' agents; restart workloads that cannot reload", Run: ctlCommand("refresh")},
+		"revoke":  {Summary: "revoke the selected pods' Vault leases and wait for fresh credentials", Run: ctlCommand("revoke")},
+		"status":  {Summary: "show each selected pod's secrets: status, version, last success, lease expiry", Run: ctlCommand("status")},
+		"webhook": {Summary: "run the mutating admission webhook that injects the agent", Run: runWebhook},
+	}
+	for name, summary := range cli.AgentCommands {
+		cmds[name] = cli.Command{Summary: summary, Run: agentCommand(name)}
+	}
+	return cli.Program{Name: "secret-injector", Version: version, Commands: cmds, UsageErrors: []error{ctl.ErrUsage}}
 }

@@ -12,8 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/tradepulse/secret-injector/agent/agentcmd"
 	"github.com/tradepulse/secret-injector/injector"
+	"github.com/tradepulse/secret-injector/internal/cli"
 	"github.com/tradepulse/secret-injector/webhook"
 )
 
@@ -134,7 +134,7 @@ func runWebhook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c.Logger = agentcmd.NewLogger(os.Stderr, logFormat)
+	c.Logger = cli.NewLogger(os.Stderr, logFormat)
 	return webhook.Run(ctx, c)
 }
 

@@ -46,15 +46,37 @@ so that the whole stays within 63 characters and the suffix survives.
 {{ include "secret-injector.componentLabels" (list . "webhook") }}
 {{- end }}
 
-{{/* Labels on an object of one component: (list . "<component>"). */}}
+{{/*
+Labels on an object of one component: (list . "<component>"), or
+(list . "<component>" extra) with a map of further labels. The chart's own
+labels come first; commonLabels and extra follow as one map (extra wins a
+key both set), so no key is written twice. The schema keeps the chart's
+own keys out of commonLabels.
+*/}}
 {{- define "secret-injector.componentLabels" -}}
 {{- $ctx := index . 0 -}}
+{{- $extra := dict -}}
+{{- if gt (len .) 2 }}{{ $extra = index . 2 | default dict }}{{ end -}}
 helm.sh/chart: {{ include "secret-injector.chart" $ctx }}
 {{ include "secret-injector.instanceLabels" $ctx }}
 app.kubernetes.io/component: {{ index . 1 }}
 app.kubernetes.io/version: {{ $ctx.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ $ctx.Release.Service }}
 app.kubernetes.io/part-of: secret-injector
+{{- with merge (dict) $extra $ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the webhook pods: the selector's, then commonLabels and
+podLabels as one map (podLabels wins a key both set).
+*/}}
+{{- define "secret-injector.podLabels" -}}
+{{ include "secret-injector.selectorLabels" . }}
+{{- with merge (dict) .Values.podLabels .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* Labels that name the release. */}}
@@ -99,15 +121,47 @@ float64, which printf "%s" or toString would spell "%!s(int64=2)" or
 {{- if kindIs "float64" . }}{{ printf "%.0f" . }}{{ else }}{{ toString . }}{{ end }}
 {{- end }}
 
-{{/* The webhook image, repository:tag; the tag defaults to appVersion. */}}
-{{- define "secret-injector.image" -}}
-{{- printf "%s:%s" .Values.image.repository (include "secret-injector.str" (default .Chart.AppVersion .Values.image.tag)) }}
+{{/*
+The part of the webhook image after the repository: "@<digest>" when
+image.digest is set (the tag is then ignored), else ":<tag>", the tag
+defaulting to appVersion.
+*/}}
+{{- define "secret-injector.imageRef" -}}
+{{- if .Values.image.digest }}
+{{- printf "@%s" .Values.image.digest }}
+{{- else }}
+{{- printf ":%s" (include "secret-injector.str" (default .Chart.AppVersion .Values.image.tag)) }}
+{{- end }}
 {{- end }}
 
-{{/* The agent image injected into pods; defaults to the webhook's image. */}}
+{{/* The webhook image: repository@digest or repository:tag. */}}
+{{- define "secret-injector.image" -}}
+{{- printf "%s%s" .Values.image.repository (include "secret-injector.imageRef" .) }}
+{{- end }}
+
+{{/*
+The agent image injected into pods: its own repository, digest or tag
+where set, else the webhook's (a digest of its own wins over a tag of its
+own, which wins over the webhook's digest or tag).
+*/}}
 {{- define "secret-injector.agentImage" -}}
 {{- $img := .Values.defaults.agent.image }}
-{{- printf "%s:%s" (default .Values.image.repository $img.repository) (include "secret-injector.str" (default (default .Chart.AppVersion .Values.image.tag) $img.tag)) }}
+{{- $repo := default .Values.image.repository $img.repository }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $repo $img.digest }}
+{{- else if $img.tag }}
+{{- printf "%s:%s" $repo (include "secret-injector.str" $img.tag) }}
+{{- else }}
+{{- printf "%s%s" $repo (include "secret-injector.imageRef" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The webhook's name in the MutatingWebhookConfiguration, which the API
+server's admission metrics carry as their name label (webhook.WebhookName).
+*/}}
+{{- define "secret-injector.webhookName" -}}
+pods.secrets.tradepulse.io
 {{- end }}
 
 {{/* The in-cluster DNS names of the webhook Service, for the certificate. */}}
