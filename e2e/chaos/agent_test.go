@@ -165,7 +165,10 @@ func TestPayloadLargerThanVolume(t *testing.T) {
 	}
 	f := s.newFleet(t, ctx, "payload", 1, map[string]string{"secret-big": vb.Ref(bigPath, true), "format-big": "json"})
 	pods := f.pods(t, ctx)
-	before := fileSHA(t, ctx, pods[0], "big")
+	// Format json writes a file per field: big/v.
+	if got := fileSHA(t, ctx, pods[0], "big/v"); got != clusterbed.SHA256(small) {
+		t.Fatalf("big/v is not the value written before the pod started")
+	}
 	// Vault caps one JSON string near 1 MiB: six fields of 900 KiB.
 	marker := s.secret("chaos-big-" + strconv.FormatUint(rand.Uint64(), 36))
 	fields := map[string]string{}
@@ -198,7 +201,7 @@ func TestPayloadLargerThanVolume(t *testing.T) {
 		t.Errorf("the error %q does not name the secret and the volume", lastErr)
 	}
 	for range 5 {
-		if got := fileSHA(t, ctx, pods[0], "big"); got != before {
+		if got := fileSHA(t, ctx, pods[0], "big/v"); got != clusterbed.SHA256(small) {
 			t.Fatal("the last good file was not kept")
 		}
 		if err := apiHeld(ctx, pods, f.value); err != nil {
@@ -207,11 +210,14 @@ func TestPayloadLargerThanVolume(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	}
 	r.saw(t, "last good files kept")
-	if err := vb.Put(ctx, bigPath, []byte(`{"v":"`+s.secret("chaos-small-"+strconv.FormatUint(rand.Uint64(), 36))+`"}`), true); err != nil {
+	small = s.secret("chaos-small-" + strconv.FormatUint(rand.Uint64(), 36))
+	if err := vb.Put(ctx, bigPath, []byte(`{"v":"`+small+`"}`), true); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := clusterbed.Poll(ctx, time.Minute, func() (bool, error) { return fileSHA(t, ctx, pods[0], "big") != before, nil }); err != nil {
+	if err := clusterbed.Poll(ctx, time.Minute, func() (bool, error) {
+		return fileSHA(t, ctx, pods[0], "big/v") == clusterbed.SHA256(small), nil
+	}); err != nil {
 		t.Fatal("a normal value was not written after the big one")
 	}
 	r.saw(t, "a normal value written %s after it was put", time.Since(start).Round(100*time.Millisecond))
