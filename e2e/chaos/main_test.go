@@ -212,7 +212,8 @@ func (s *suite) newNamespace(t *testing.T, prefix string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		// A namespace of 100 pods has 600 logs to read.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		s.checkLeaks(t, ctx, ns)
 		if t.Failed() {

@@ -19,6 +19,124 @@ import (
 	"github.com/tradepulse/secret-injector/injector"
 )
 
+// 1,000 opted-in pods admitted (server-side dry run: the API server calls
+// the webhook and stores nothing), 16 at a time.
+func TestThousandAdmissions(t *testing.T) {
+	s := need(t)
+	r := s.record(t, "1,000 pod admissions, 16 at a time",
+		"no error; every answer injected")
+	ctx := testContext(t, 8*time.Minute)
+	ns := s.newNamespace(t, "admit")
+	b := s.Bed.Backends["gcp"]
+	rb := bed.NewRunbook("okx")
+	d, err := s.Deployment(ctx, clusterbed.Workload{Name: "load", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "5m")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "load-", Namespace: ns, Annotations: d.Spec.Template.Annotations, Labels: d.Spec.Template.Labels}, Spec: d.Spec.Template.Spec}
+	const total, workers = 1000, 16
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      []string
+		plain     int
+	)
+	jobs := make(chan struct{})
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for range jobs {
+				t0 := time.Now()
+				got, err := s.Client.CoreV1().Pods(ns).Create(ctx, pod.DeepCopy(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+				took := time.Since(t0)
+				mu.Lock()
+				latencies = append(latencies, took)
+				switch {
+				case err != nil:
+					errs = append(errs, err.Error())
+				case !clusterbed.AgentsInjected(*got):
+					plain++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range total {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(latencies)
+	p := func(q float64) time.Duration {
+		return latencies[int(q*float64(len(latencies)-1))].Round(100 * time.Microsecond)
+	}
+	r.saw(t, "%d admissions in %s: %.0f/s, p50 %s, p99 %s (API server round trip), %d errors, %d not injected",
+		total, elapsed.Round(100*time.Millisecond), float64(total)/elapsed.Seconds(), p(0.5), p(0.99), len(errs), plain)
+	if len(errs) > 0 {
+		t.Errorf("%d of %d admissions failed; first: %s", len(errs), total, errs[0])
+	}
+	if plain > 0 {
+		t.Errorf("%d of %d answers were not injected", plain, total)
+	}
+}
+
+// Both webhook replicas down: an opted-in pod is refused with a message
+// that names the webhook; a pod that did not opt in is admitted and runs.
+func TestWebhookDown(t *testing.T) {
+	s := need(t)
+	r := s.record(t, "both webhook replicas down",
+		"an opted-in pod is refused with a message naming the webhook; a pod that did not opt in is created and runs")
+	ctx := testContext(t, 6*time.Minute)
+	ns := s.newNamespace(t, "down")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		_, _ = s.Kubectl(ctx, "-n", clusterbed.ChartNS, "scale", "deployment/"+clusterbed.Release, "--replicas=2")
+		if err := s.WaitWebhook(ctx); err != nil {
+			t.Errorf("the webhook did not come back: %v", err)
+		}
+	})
+	if out, err := s.Kubectl(ctx, "-n", clusterbed.ChartNS, "scale", "deployment/"+clusterbed.Release, "--replicas=0"); err != nil {
+		t.Fatalf("scale the webhook to 0: %v\n%s", err, out)
+	}
+	if err := clusterbed.Poll(ctx, 2*time.Minute, func() (bool, error) {
+		l, err := s.Client.CoreV1().Pods(clusterbed.ChartNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=secret-injector"})
+		return err == nil && len(l.Items) == 0, nil
+	}); err != nil {
+		t.Fatalf("webhook pods still there: %v", err)
+	}
+	b := s.Bed.Backends["gcp"]
+	rb := bed.NewRunbook("bitstamp")
+	if err := rb.Provision(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	opted, err := s.Deployment(ctx, clusterbed.Workload{Name: "opted", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "5m")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "opted-", Namespace: ns, Annotations: opted.Spec.Template.Annotations}, Spec: opted.Spec.Template.Spec}, metav1.CreateOptions{})
+	if err == nil {
+		t.Fatal("an opted-in pod was created with both webhook replicas down")
+	}
+	r.saw(t, "opted-in pod refused: %q", shorten(err.Error(), 160))
+	if !strings.Contains(err.Error(), "secrets.tradepulse.io") {
+		t.Errorf("the refusal does not name the webhook: %v", err)
+	}
+	plain, err := s.Deployment(ctx, clusterbed.Workload{Name: "plain", Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.AppsV1().Deployments(ns).Create(ctx, plain, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitAvailable(ctx, ns, "plain", 2*time.Minute); err != nil {
+		t.Fatalf("a pod that did not opt in did not run: %v", err)
+	}
+	r.saw(t, "plain pod created and ready")
+}
+
 // One webhook replica killed while a Deployment creates 100 pods: every
 // pod that exists is injected and every running one has its secret. Then
 // 50 of them stay, and their agents' memory is read from the kubelet.
@@ -99,7 +217,7 @@ func TestWebhookReplicaKilledDuringRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Let the terminated pods go and the kubelet's stats settle.
-	if err := clusterbed.Poll(ctx, 2*time.Minute, func() (bool, error) {
+	if err := clusterbed.Poll(ctx, 5*time.Minute, func() (bool, error) {
 		l, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		return err == nil && len(l.Items) == 50, nil
 	}); err != nil {
@@ -162,124 +280,6 @@ func maxf(a, b float64) float64 {
 
 // nodeName is the cluster's one node (hack/cluster.sh env).
 func nodeName() string { return envOr("SI_CLUSTER_NODE", "si-node") }
-
-// Both webhook replicas down: an opted-in pod is refused with a message
-// that names the webhook; a pod that did not opt in is admitted and runs.
-func TestWebhookDown(t *testing.T) {
-	s := need(t)
-	r := s.record(t, "both webhook replicas down",
-		"an opted-in pod is refused with a message naming the webhook; a pod that did not opt in is created and runs")
-	ctx := testContext(t, 6*time.Minute)
-	ns := s.newNamespace(t, "down")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		_, _ = s.Kubectl(ctx, "-n", clusterbed.ChartNS, "scale", "deployment/"+clusterbed.Release, "--replicas=2")
-		if err := s.WaitWebhook(ctx); err != nil {
-			t.Errorf("the webhook did not come back: %v", err)
-		}
-	})
-	if out, err := s.Kubectl(ctx, "-n", clusterbed.ChartNS, "scale", "deployment/"+clusterbed.Release, "--replicas=0"); err != nil {
-		t.Fatalf("scale the webhook to 0: %v\n%s", err, out)
-	}
-	if err := clusterbed.Poll(ctx, 2*time.Minute, func() (bool, error) {
-		l, err := s.Client.CoreV1().Pods(clusterbed.ChartNS).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=secret-injector"})
-		return err == nil && len(l.Items) == 0, nil
-	}); err != nil {
-		t.Fatalf("webhook pods still there: %v", err)
-	}
-	b := s.Bed.Backends["gcp"]
-	rb := bed.NewRunbook("bitstamp")
-	if err := rb.Provision(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	opted, err := s.Deployment(ctx, clusterbed.Workload{Name: "opted", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "5m")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "opted-", Namespace: ns, Annotations: opted.Spec.Template.Annotations}, Spec: opted.Spec.Template.Spec}, metav1.CreateOptions{})
-	if err == nil {
-		t.Fatal("an opted-in pod was created with both webhook replicas down")
-	}
-	r.saw(t, "opted-in pod refused: %q", shorten(err.Error(), 160))
-	if !strings.Contains(err.Error(), "secrets.tradepulse.io") {
-		t.Errorf("the refusal does not name the webhook: %v", err)
-	}
-	plain, err := s.Deployment(ctx, clusterbed.Workload{Name: "plain", Namespace: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Client.AppsV1().Deployments(ns).Create(ctx, plain, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.WaitAvailable(ctx, ns, "plain", 2*time.Minute); err != nil {
-		t.Fatalf("a pod that did not opt in did not run: %v", err)
-	}
-	r.saw(t, "plain pod created and ready")
-}
-
-// 1,000 opted-in pods admitted (server-side dry run: the API server calls
-// the webhook and stores nothing), 16 at a time.
-func TestThousandAdmissions(t *testing.T) {
-	s := need(t)
-	r := s.record(t, "1,000 pod admissions, 16 at a time",
-		"no error; every answer injected")
-	ctx := testContext(t, 8*time.Minute)
-	ns := s.newNamespace(t, "admit")
-	b := s.Bed.Backends["gcp"]
-	rb := bed.NewRunbook("okx")
-	d, err := s.Deployment(ctx, clusterbed.Workload{Name: "load", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "5m")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "load-", Namespace: ns, Annotations: d.Spec.Template.Annotations, Labels: d.Spec.Template.Labels}, Spec: d.Spec.Template.Spec}
-	const total, workers = 1000, 16
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      []string
-		plain     int
-	)
-	jobs := make(chan struct{})
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range workers {
-		wg.Go(func() {
-			for range jobs {
-				t0 := time.Now()
-				got, err := s.Client.CoreV1().Pods(ns).Create(ctx, pod.DeepCopy(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-				took := time.Since(t0)
-				mu.Lock()
-				latencies = append(latencies, took)
-				switch {
-				case err != nil:
-					errs = append(errs, err.Error())
-				case !clusterbed.AgentsInjected(*got):
-					plain++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for range total {
-		jobs <- struct{}{}
-	}
-	close(jobs)
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(latencies)
-	p := func(q float64) time.Duration {
-		return latencies[int(q*float64(len(latencies)-1))].Round(100 * time.Microsecond)
-	}
-	r.saw(t, "%d admissions in %s: %.0f/s, p50 %s, p99 %s (API server round trip), %d errors, %d not injected",
-		total, elapsed.Round(100*time.Millisecond), float64(total)/elapsed.Seconds(), p(0.5), p(0.99), len(errs), plain)
-	if len(errs) > 0 {
-		t.Errorf("%d of %d admissions failed; first: %s", len(errs), total, errs[0])
-	}
-	if plain > 0 {
-		t.Errorf("%d of %d answers were not injected", plain, total)
-	}
-}
 
 func shorten(s string, n int) string {
 	if len(s) <= n {
