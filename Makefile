@@ -99,6 +99,10 @@ demo-fast: ## The same walk-through on the fast bed (no root): API server, the w
 	$(GO) build -o bin/e2e-demo ./e2e/cmd/demo
 	hack/with-bed.sh bin/e2e-demo $(DEMO_FLAGS)
 
+.PHONY: chaos
+chaos: ## Fault suite on the real cluster (root, ~20 min): Vault restarted, sealed, partitioned, 500/429/slow; PostgreSQL restarted; token and role revoked; agent SIGKILLed; payload over the volume; webhook killed and down; 1,000 admissions; table in .chaos/report.md.
+	hack/with-bed.sh hack/with-cluster.sh $(GO) test -race -count=1 -v -timeout 40m ./e2e/chaos
+
 .PHONY: e2e-cluster
 e2e-cluster: ## Real-pods suite only (./e2e/cluster): the chart on a real single-node cluster, pods run by the kubelet (root).
 	hack/with-bed.sh hack/with-cluster.sh $(GO) test -race -count=1 -timeout 30m -v ./e2e/cluster

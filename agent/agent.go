@@ -9,10 +9,13 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tradepulse/secret-injector/agent/backend"
@@ -65,6 +68,16 @@ type Agent struct {
 	nativeSidecar bool
 	// sidecar is set by RunSidecar: becoming ready leaves SidecarMarkerFile.
 	sidecar bool
+	// retiring are superseded leases waiting for their revocation, by
+	// lease id. The state file carries them, so that an agent killed
+	// before it revoked them leaves the work to the next one in the pod.
+	retiring map[string]retiringLease
+}
+
+// retiringLease is a superseded lease and when it is due for revocation.
+type retiringLease struct {
+	Secret string
+	Due    time.Time
 }
 
 // secretState is one secret's last known state; fields are guarded by
@@ -89,6 +102,14 @@ type secretState struct {
 	// refresh replaces it.
 	inherited bool
 	kick      chan struct{}
+	// writtenFiles and writtenVersion are what the volume holds of this
+	// secret since the last write that succeeded: what a failed write
+	// falls back to.
+	writtenFiles   []sink.File
+	writtenVersion string
+	// writeFailures counts writes refused in a row with this secret's new
+	// files, so that retries back off although each fetch succeeds.
+	writeFailures int
 }
 
 // Options are the parts an Agent is built from.
@@ -175,6 +196,15 @@ func (a *Agent) write(tell bool) (bool, error) {
 	files := a.payload()
 	a.mu.Unlock()
 	changed, err := a.volume.Write(files)
+	a.mu.Lock()
+	if err != nil {
+		a.writeFailed(err)
+	} else {
+		for _, st := range a.secrets {
+			st.writtenFiles, st.writtenVersion, st.writeFailures = st.files, st.version, 0
+		}
+	}
+	a.mu.Unlock()
 	switch {
 	case err != nil:
 		a.metrics.Writes.WithLabelValues(metrics.ResultError).Inc()
@@ -187,6 +217,33 @@ func (a *Agent) write(tell bool) (bool, error) {
 		}
 	}
 	return changed, nil
+}
+
+// writeFailed follows a write the volume refused: every secret whose
+// files were to change falls back to what the volume still holds, is
+// marked failed with the reason (a full volume said as such), and is
+// fetched again with backoff. The other secrets stay as they are, so one
+// oversized secret does not hold back the rest. Caller holds a.mu.
+func (a *Agent) writeFailed(err error) {
+	reason := err.Error()
+	if errors.Is(err, syscall.ENOSPC) {
+		reason = "the secrets volume is full: its size limit (the chart's volumeSizeLimit, 4Mi by default) is too small for the secrets' files"
+	}
+	for _, st := range a.secrets {
+		if slices.EqualFunc(st.files, st.writtenFiles, sameFile) {
+			continue
+		}
+		st.files, st.version = st.writtenFiles, st.writtenVersion
+		st.writeFailures++
+		st.ok, st.result, st.failures = false, metrics.ResultError, st.writeFailures
+		st.lastError = "secret " + st.spec.Name + ": not written: " + reason
+		st.needFetch = true
+		a.metrics.Status(st.spec.Name, a.backendName, false, time.Now())
+	}
+}
+
+func sameFile(x, y sink.File) bool {
+	return x.Path == y.Path && x.Mode == y.Mode && x.UID == y.UID && x.GID == y.GID && bytes.Equal(x.Data, y.Data)
 }
 
 func (a *Agent) find(name string) *secretState {

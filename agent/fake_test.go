@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -26,6 +27,9 @@ type fakeBackend struct {
 	// revokeHangs makes Revoke wait for its context, as a call to a Vault
 	// that does not answer does; revokeCalls counts the calls.
 	revokeHangs bool
+	// revokeFails fails that many next Revoke calls, as Vault answering
+	// 500 does.
+	revokeFails int
 	revokeCalls int
 }
 
@@ -135,6 +139,11 @@ func (f *fakeBackend) Revoke(ctx context.Context, id string) error {
 	f.mu.Lock()
 	f.revokeCalls++
 	hangs := f.revokeHangs
+	if f.revokeFails > 0 {
+		f.revokeFails--
+		f.mu.Unlock()
+		return errors.New("vault answered 500")
+	}
 	f.mu.Unlock()
 	if hangs {
 		<-ctx.Done()

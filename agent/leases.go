@@ -108,20 +108,46 @@ func (a *Agent) revokeGrace() time.Duration {
 	return DefaultRevokeGrace
 }
 
-// revokeLater revokes a superseded lease after the grace period. If the
-// agent stops first the lease is left to expire on its own.
+// revokeLater revokes a superseded lease after the grace period.
 func (a *Agent) revokeLater(name, leaseID string) {
+	a.retireAt(name, leaseID, time.Now().Add(a.revokeGrace()))
+}
+
+// retireAt revokes a lease at due, retrying with backoff while the
+// backend fails: a lease left behind holds database credentials nobody
+// uses until its TTL ends. Until it is revoked, the lease is in the state
+// file, so that if this agent stops first, the next one in the pod
+// revokes it; Vault answers a lease revoked twice, or expired, as not
+// found, which ends the retries.
+func (a *Agent) retireAt(name, leaseID string, due time.Time) {
 	lk, ok := a.backend.(backend.LeaseKeeper)
 	if !ok || a.runCtx == nil {
 		return
 	}
+	a.mu.Lock()
+	if a.retiring == nil {
+		a.retiring = map[string]retiringLease{}
+	}
+	a.retiring[leaseID] = retiringLease{Secret: name, Due: due}
+	a.mu.Unlock()
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
-		if sleep(a.runCtx, a.revokeGrace()) != nil {
+		if sleep(a.runCtx, time.Until(due)) != nil {
 			return
 		}
-		a.revoke(a.runCtx, lk, name, leaseID)
+		for attempt := 1; ; attempt++ {
+			err := a.revoke(a.runCtx, lk, name, leaseID)
+			if err == nil || errors.Is(err, backend.ErrNotFound) {
+				break
+			}
+			if sleep(a.runCtx, backoff(attempt, time.Minute)) != nil {
+				return // still in the state file, for the next agent
+			}
+		}
+		a.mu.Lock()
+		delete(a.retiring, leaseID)
+		a.mu.Unlock()
 	}()
 }
 

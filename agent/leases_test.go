@@ -185,6 +185,62 @@ func TestSidecarReplacesTheInitContainersLease(t *testing.T) {
 	})
 }
 
+// A revocation that fails (Vault answering 500 just then) is retried: a
+// lease given up holds live database credentials until its TTL ends.
+func TestSupersededLeaseRevocationIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		if err := h.agent.RunInit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.revokeFails = 3
+		f.mu.Unlock()
+		side := newHarness(t, f, f, func(c *config.Config) { dbConfig(c); c.MountPath = h.dir })
+		stop := side.runSidecar(t.Context())
+		defer stop()
+		time.Sleep(DefaultRevokeGrace + 2*time.Minute)
+		synctest.Wait()
+		if got := f.revokedLeases(); !slices.Equal(got, []string{"database/creds/app/lease-1"}) {
+			t.Fatalf("revoked %v after 3 failed attempts, want lease-1", got)
+		}
+	})
+}
+
+// A sidecar killed before it revoked a superseded lease leaves it in the
+// state file; the next sidecar in the pod revokes it, and the lease it
+// inherits too, once replaced.
+func TestRetiringLeaseOutlivesASidecarRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := leasedFake()
+		h := newHarness(t, f, f, dbConfig)
+		if err := h.agent.RunInit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		first := newHarness(t, f, f, func(c *config.Config) { dbConfig(c); c.MountPath = h.dir })
+		stop := first.runSidecar(t.Context())
+		synctest.Wait()
+		stop() // killed within the grace: lease-1 not revoked yet
+		if got := f.revokedLeases(); len(got) != 0 {
+			t.Fatalf("revoked %v before the grace ended", got)
+		}
+		second := newHarness(t, f, f, func(c *config.Config) { dbConfig(c); c.MountPath = h.dir })
+		stop = second.runSidecar(t.Context())
+		defer stop()
+		time.Sleep(DefaultRevokeGrace + time.Second)
+		synctest.Wait()
+		got := f.revokedLeases()
+		slices.Sort(got)
+		if !slices.Equal(got, []string{"database/creds/app/lease-1", "database/creds/app/lease-2"}) {
+			t.Fatalf("revoked %v, want lease-1 (init's) and lease-2 (the killed sidecar's)", got)
+		}
+		if st := second.agent.Status().Secrets[0]; st.Lease == nil || st.Lease.ID != "database/creds/app/lease-3" {
+			t.Errorf("second sidecar holds %+v, want lease-3", st.Lease)
+		}
+	})
+}
+
 func TestInheritedLeaseIsReplacedOnceTheBackendAnswers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := leasedFake()

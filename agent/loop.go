@@ -61,7 +61,9 @@ func (a *Agent) RunSidecar(ctx context.Context) error {
 	// A native sidecar's first pass runs before the app starts, unless
 	// this sidecar ran before in this pod (it restarted; the app runs).
 	restarted := a.sidecarRanBefore()
-	a.resume()
+	for id, l := range a.resume() {
+		a.retireAt(l.Secret, id, l.Due)
+	}
 	// Watch before the first pass, so that a change landing between the
 	// first fetch and the watch is not lost until the next interval.
 	if w, ok := a.backend.(backend.Watcher); ok {
@@ -165,12 +167,15 @@ func (a *Agent) refreshAndSync(ctx context.Context, st *secretState, force bool)
 	st.refreshMu.Lock()
 	defer st.refreshMu.Unlock()
 	old := a.heldLease(st)
-	if a.refresh(ctx, st, force) {
+	changed := a.refresh(ctx, st, force)
+	// Before the write: the state file it swaps in must list the old
+	// lease as retiring.
+	a.leaseMoved(st, old)
+	if changed {
 		if _, err := a.sync(); err == nil && len(a.missingRequired()) == 0 {
 			a.markReady()
 		}
 	}
-	a.leaseMoved(st, old)
 }
 
 func (a *Agent) wakeAll() {

@@ -26,6 +26,14 @@ const StateFile = ".agent-state.json"
 
 type savedState struct {
 	Secrets map[string]savedSecret `json:"secrets"`
+	// Retiring are superseded leases not revoked yet.
+	Retiring []savedRetiring `json:"retiring,omitempty"`
+}
+
+type savedRetiring struct {
+	ID     string    `json:"id"`
+	Secret string    `json:"secret"`
+	Due    time.Time `json:"due"`
 }
 
 type savedSecret struct {
@@ -62,27 +70,35 @@ func (a *Agent) stateFile() sink.File {
 		}
 		s.Secrets[st.spec.Name] = saved
 	}
+	for id, l := range a.retiring {
+		s.Retiring = append(s.Retiring, savedRetiring{ID: id, Secret: l.Secret, Due: l.Due})
+	}
+	slices.SortFunc(s.Retiring, func(x, y savedRetiring) int { return strings.Compare(x.ID, y.ID) })
 	data, _ := json.Marshal(s) // plain structs: cannot fail
 	return sink.File{Path: StateFile, Data: data, Mode: 0o400, UID: -1, GID: -1}
 }
 
-// resume loads what an earlier agent in this pod wrote. A missing,
-// unreadable or invalid state only means the first refresh fetches
-// everything.
-func (a *Agent) resume() {
+// resume loads what an earlier agent in this pod wrote, and returns the
+// leases it had yet to revoke. A missing, unreadable or invalid state only
+// means the first refresh fetches everything.
+func (a *Agent) resume() map[string]retiringLease {
 	dir := a.cfg.MountPath
 	data, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if err != nil {
-		return
+		return nil
 	}
 	var s savedState
 	if err := json.Unmarshal(data, &s); err != nil {
 		a.log.Warn("ignoring unreadable agent state; fetching every secret afresh", "file", StateFile, "err", err)
-		return
+		return nil
 	}
 	if err := a.validateState(s); err != nil {
 		a.log.Warn("ignoring invalid agent state; fetching every secret afresh", "file", StateFile, "err", err)
-		return
+		return nil
+	}
+	retiring := map[string]retiringLease{}
+	for _, r := range s.Retiring {
+		retiring[r.ID] = retiringLease{Secret: r.Secret, Due: r.Due}
 	}
 	now := time.Now()
 	a.mu.Lock()
@@ -97,12 +113,14 @@ func (a *Agent) resume() {
 			continue
 		}
 		st.files, st.version = files, saved.Version
+		st.writtenFiles, st.writtenVersion = files, saved.Version
 		if saved.Lease != nil {
 			// Held only until the first refresh replaces it.
 			st.lease = &backend.Lease{ID: saved.Lease.ID, Renewable: saved.Lease.Renewable, Expiry: now}
 			st.inherited = true
 		}
 	}
+	return retiring
 }
 
 func readBack(dir string, saved []savedFile) ([]sink.File, bool) {
@@ -169,8 +187,23 @@ func (a *Agent) validateState(s savedState) error {
 			}
 		}
 	}
+	if len(s.Retiring) > maxRetiring {
+		errs = append(errs, fmt.Errorf("%d retiring leases, more than %d", len(s.Retiring), maxRetiring))
+	}
+	for i, r := range s.Retiring {
+		if !validStateID(r.ID, false) {
+			errs = append(errs, fmt.Errorf("retiring[%d].id is empty, too long or holds characters other than printable ASCII", i))
+		}
+		if a.find(r.Secret) == nil {
+			errs = append(errs, fmt.Errorf("retiring[%d] names a secret the config does not have", i))
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// maxRetiring bounds the retiring leases a state file may list: a few per
+// secret at most, in practice.
+const maxRetiring = 4 * 64
 
 // validStateID reports whether s is printable ASCII without spaces, at
 // most maxStateIDLength bytes, and not empty unless empty is allowed.

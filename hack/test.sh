@@ -18,9 +18,11 @@ make --no-print-directory vet
 
 # The real-pods suite runs alone, after the rest: it shares two cores with
 # a kubelet and twenty pods.
-step "go test -race ./... (in the test bed), then ./e2e/cluster on the real cluster"
+# The fault suite (./e2e/chaos, `make chaos`) follows it on the same
+# cluster; -p 1: each installs the chart as the same release.
+step "go test -race ./... (in the test bed), then ./e2e/cluster and the fault suite ./e2e/chaos on the real cluster"
 hack/with-bed.sh bash -c '
-	go test -race -count=1 -timeout 30m $(go list ./... | grep -v /e2e/cluster$) &&
-	hack/with-cluster.sh go test -race -count=1 -timeout 30m -v ./e2e/cluster' 2>&1 | tee .test.log
+	go test -race -count=1 -timeout 30m $(go list ./... | grep -v -e /e2e/cluster$ -e /e2e/chaos$) &&
+	hack/with-cluster.sh go test -race -count=1 -p 1 -timeout 60m -v ./e2e/cluster ./e2e/chaos' 2>&1 | tee .test.log
 
 printf '\n==> make test passed in %dm%02ds\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60))

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -40,27 +39,7 @@ type Vault struct {
 }
 
 // vaultEnv reads the Vault bed's environment, or nil when it is absent.
-func vaultEnv() (*vaulttest.Env, []string) {
-	e := &vaulttest.Env{
-		Addr: os.Getenv("VAULT_ADDR"), RootToken: os.Getenv("VAULT_TOKEN"),
-		DBMount: os.Getenv("SI_VAULT_DB_MOUNT"), DBConnection: os.Getenv("SI_VAULT_DB_CONNECTION"),
-		PGHost: os.Getenv("SI_PG_HOST"), PGPort: os.Getenv("SI_PG_PORT"), PGUser: os.Getenv("SI_PG_USER"),
-		PGPassword: os.Getenv("SI_PG_PASSWORD"), PGDatabase: os.Getenv("SI_PG_DATABASE"), PSQL: os.Getenv("SI_PSQL"),
-	}
-	var missing []string
-	for _, kv := range [][2]string{{"VAULT_ADDR", e.Addr}, {"VAULT_TOKEN", e.RootToken},
-		{"SI_VAULT_DB_MOUNT", e.DBMount}, {"SI_VAULT_DB_CONNECTION", e.DBConnection},
-		{"SI_PG_HOST", e.PGHost}, {"SI_PG_PORT", e.PGPort}, {"SI_PG_USER", e.PGUser},
-		{"SI_PG_PASSWORD", e.PGPassword}, {"SI_PG_DATABASE", e.PGDatabase}, {"SI_PSQL", e.PSQL}} {
-		if kv[1] == "" {
-			missing = append(missing, kv[0])
-		}
-	}
-	if len(missing) > 0 {
-		return nil, missing
-	}
-	return e, nil
-}
+func vaultEnv() (*vaulttest.Env, []string) { return vaulttest.FromEnviron() }
 
 // DB TTLs: short, so that renewal and the max-TTL re-fetch happen inside a
 // test.

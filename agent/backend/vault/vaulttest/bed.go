@@ -44,12 +44,10 @@ type Env struct {
 	PSQL                                           string
 }
 
-// Bed returns the bed's environment. When it is not set, the test is
-// skipped with SkipHint, or fails if CI=true. A bed whose Vault does not
-// answer fails the test.
-func Bed(t testing.TB) *Env {
-	t.Helper()
-	e := &Env{
+// FromEnviron reads the bed's environment (hack/vault-bed.sh env); missing
+// names the variables that are unset, and e is nil when any is.
+func FromEnviron() (e *Env, missing []string) {
+	e = &Env{
 		Addr:         os.Getenv("VAULT_ADDR"),
 		RootToken:    os.Getenv("VAULT_TOKEN"),
 		VaultBin:     os.Getenv("SI_VAULT_BIN"),
@@ -62,7 +60,6 @@ func Bed(t testing.TB) *Env {
 		PGDatabase:   os.Getenv("SI_PG_DATABASE"),
 		PSQL:         os.Getenv("SI_PSQL"),
 	}
-	var missing []string
 	for name, v := range map[string]string{
 		"VAULT_ADDR": e.Addr, "VAULT_TOKEN": e.RootToken, "SI_VAULT_BIN": e.VaultBin,
 		"SI_VAULT_DB_MOUNT": e.DBMount, "SI_VAULT_DB_CONNECTION": e.DBConnection,
@@ -75,6 +72,18 @@ func Bed(t testing.TB) *Env {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
+		return nil, missing
+	}
+	return e, nil
+}
+
+// Bed returns the bed's environment. When it is not set, the test is
+// skipped with SkipHint, or fails if CI=true. A bed whose Vault does not
+// answer fails the test.
+func Bed(t testing.TB) *Env {
+	t.Helper()
+	e, missing := FromEnviron()
+	if e == nil {
 		msg := fmt.Sprintf("vault test bed not configured (%s unset): %s", strings.Join(missing, ", "), SkipHint)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
