@@ -11,7 +11,8 @@
 #   BENCH_STEADY=60s     sidecar steady period for agent vs vault agent (the issue
 #                        says 5m: BENCH_STEADY=5m adds four minutes)
 #   BENCH_LEASES=1000    dynamic leases held by one agent (lease scale)
-#   BENCH_LEASE_WINDOW=90s  how long renewals are counted (one repetition per 30s TTL)
+#   BENCH_LEASE_WINDOW=90s  how long renewals are counted (one repetition per 30s TTL),
+#                        for our agent and then for vault agent on the same kind of leases
 #   BENCH_RUNS=3         repetitions of each webhook load
 #   BENCH_SKIP_VAULT=1   skip everything that needs the Vault test bed
 # The Vault test bed is brought up (hack/vault-bed.sh up; Vault is built
@@ -40,7 +41,7 @@ if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.75) }'; then
 fi
 
 log "building the bench programs"
-$NICE go build -o "$OUT/bin/" ./bench/agentbench ./bench/vaultbench ./bench/webhookbench ./bench/leasebench ./bench/costbench ./bench/report
+$NICE go build -o "$OUT/bin/" ./bench/agentbench ./bench/vaultbench ./bench/webhookbench ./bench/leasebench ./bench/costbench ./bench/sdkcost ./bench/report
 
 failed=()
 # step NAME CMD...: runs a benchmark, its stderr into .bench/NAME.log.
@@ -60,6 +61,7 @@ step() {
 step webhook $NICE "$OUT/bin/webhookbench" --runs "$RUNS" --out "$OUT/webhook.json"
 step webhook-allocs sh -c "$NICE go test -run '^\$' -bench BenchmarkAdmission -benchmem -count 5 ./bench/webhookbench >'$OUT/webhook-gotest.txt'"
 step agent $NICE "$OUT/bin/agentbench" --bin "$BIN" --runs 3 --steady 5s --out "$OUT/agent.json"
+step sdkcost $NICE "$OUT/bin/sdkcost" --runs 5 --out "$OUT/sdkcost.json"
 
 if [[ ${BENCH_SKIP_VAULT:-} != 1 ]]; then
 	# `up` only when the bed is down: a bed that is up may hold its lock
@@ -98,7 +100,7 @@ else
 fi
 
 files=()
-for f in vault webhook lease cost agent; do
+for f in vault webhook lease cost agent sdkcost; do
 	[[ -f $OUT/$f.json ]] && files+=("$OUT/$f.json")
 done
 "$OUT/bin/report" --gotest "$OUT/webhook-gotest.txt" --out "$OUT/all.json" "${files[@]}" | tee "$OUT/table.md"

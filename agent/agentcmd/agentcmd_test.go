@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradepulse/secret-injector/agent"
 	"github.com/tradepulse/secret-injector/agent/config"
 	"github.com/tradepulse/secret-injector/internal/cli"
 )
@@ -29,11 +30,13 @@ func TestParseAgentFlags(t *testing.T) {
 		want    agentFlags
 		wantErr string
 	}{
-		{"defaults", nil, agentFlags{mode: "sidecar", logFormat: "json"}, ""},
+		{"defaults", nil, agentFlags{mode: "sidecar", logFormat: "json", terminationLog: agent.TerminationLog}, ""},
 		{"init with file", []string{"--mode", "init", "--config", "a.yaml", "--log-format", "text"},
-			agentFlags{mode: "init", configPath: "a.yaml", logFormat: "text"}, ""},
+			agentFlags{mode: "init", configPath: "a.yaml", logFormat: "text", terminationLog: agent.TerminationLog}, ""},
 		{"native sidecar", []string{"--mode", "sidecar", "--native-sidecar"},
-			agentFlags{mode: "sidecar", logFormat: "json", nativeSidecar: true}, ""},
+			agentFlags{mode: "sidecar", logFormat: "json", nativeSidecar: true, terminationLog: agent.TerminationLog}, ""},
+		{"termination log", []string{"--mode", "init", "--termination-log", "/tmp/x"},
+			agentFlags{mode: "init", logFormat: "json", terminationLog: "/tmp/x"}, ""},
 		{"native sidecar in init mode", []string{"--mode", "init", "--native-sidecar"}, agentFlags{}, "--native-sidecar goes with --mode sidecar"},
 		{"bad mode", []string{"--mode", "daemon"}, agentFlags{}, `--mode "daemon": want init or sidecar`},
 		{"bad log format", []string{"--log-format", "xml"}, agentFlags{}, `--log-format "xml"`},

@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin/secret-injector", "agent binary")
+	bin := flag.String("bin", "bin/secret-injector-agent", "agent binary")
 	out := flag.String("out", ".bench/agent.json", "raw figures (JSON)")
 	runs := flag.Int("runs", 7, "repetitions")
 	secrets := flag.Int("secrets", 20, "secrets per agent")

@@ -28,7 +28,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin/secret-injector", "our agent binary")
+	bin := flag.String("bin", "bin/secret-injector-agent", "our agent binary")
 	out := flag.String("out", ".bench/cost.json", "raw figures (JSON)")
 	secrets := flag.Int("secrets", 20, "secrets per agent")
 	interval := flag.Duration("interval", time.Second, "refresh interval during the measurement")

@@ -92,9 +92,10 @@ func machine() map[string]string {
 	return m
 }
 
-var benchLine = regexp.MustCompile(`^BenchmarkAdmission/(\w+)-\d+\s+\d+\s+([\d.]+) ns/op(?:\s+[\d.]+ MB/s)?\s+(\d+) B/op\s+(\d+) allocs/op`)
+var benchLine = regexp.MustCompile(`^BenchmarkAdmission/([\w-]+)-\d+\s+\d+\s+(.*)$`)
 
-// parseGoTest reads BenchmarkAdmission results (several -count runs).
+// parseGoTest reads BenchmarkAdmission results (several -count runs):
+// each line's metrics by unit (ns/op, cpu-ns/op, B/op, allocs/op).
 func parseGoTest(path string) (benchkit.File, error) {
 	f := benchkit.File{Name: "webhook-allocs"}
 	fh, err := os.Open(path)
@@ -102,33 +103,66 @@ func parseGoTest(path string) (benchkit.File, error) {
 		return f, err
 	}
 	defer fh.Close()
-	ns, bytes, allocs := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+	// metric unit -> case -> values
+	m := map[string]map[string][]float64{}
 	sc := bufio.NewScanner(fh)
 	for sc.Scan() {
-		m := benchLine.FindStringSubmatch(sc.Text())
-		if m == nil {
+		g := benchLine.FindStringSubmatch(sc.Text())
+		if g == nil {
 			continue
 		}
-		v := func(s string) float64 { x, _ := strconv.ParseFloat(s, 64); return x }
-		ns[m[1]] = append(ns[m[1]], v(m[2])/1000)
-		bytes[m[1]] = append(bytes[m[1]], v(m[3])/1024)
-		allocs[m[1]] = append(allocs[m[1]], v(m[4]))
+		fs := strings.Fields(g[2])
+		for i := 0; i+1 < len(fs); i += 2 {
+			v, err := strconv.ParseFloat(fs[i], 64)
+			if err != nil {
+				continue
+			}
+			if m[fs[i+1]] == nil {
+				m[fs[i+1]] = map[string][]float64{}
+			}
+			m[fs[i+1]][g[1]] = append(m[fs[i+1]][g[1]], v)
+		}
 	}
-	if len(allocs["ours"]) == 0 || len(allocs["noop"]) == 0 {
+	if err := sc.Err(); err != nil {
+		return f, err
+	}
+	if len(m["allocs/op"]["ours"]) == 0 || len(m["allocs/op"]["noop"]) == 0 {
 		return f, fmt.Errorf("%s: no BenchmarkAdmission results", path)
 	}
-	const section = "webhook vs no-op controller-runtime handler (TLS, realistic annotated pod)"
-	for _, r := range []struct {
-		fig, unit string
-		v         map[string][]float64
-	}{
-		{"go test -bench: allocations per admission", "allocs", allocs},
-		{"go test -bench: bytes allocated per admission", "KiB", bytes},
-		{"go test -bench: time per admission (one goroutine, no TLS)", "µs", ns},
-	} {
-		t := benchkit.Summarize(r.v["noop"])
-		f.Rows = append(f.Rows, benchkit.Row{Section: section, Figure: r.fig, Unit: r.unit,
-			Ours: benchkit.Summarize(r.v["ours"]), Peer: "no-op handler", Theirs: &t})
+	scale := func(unit string, k float64) map[string][]float64 {
+		out := map[string][]float64{}
+		for c, vs := range m[unit] {
+			for _, v := range vs {
+				out[c] = append(out[c], v*k)
+			}
+		}
+		return out
 	}
-	return f, sc.Err()
+	const section = "webhook vs no-op controller-runtime handler (TLS, realistic annotated pod)"
+	row := func(fig, unit string, v map[string][]float64, ours, peerCase, peer string) benchkit.Row {
+		r := benchkit.Row{Section: section, Figure: fig, Unit: unit, Ours: benchkit.Summarize(v[ours])}
+		if t := v[peerCase]; len(t) > 0 {
+			ts := benchkit.Summarize(t)
+			r.Peer, r.Theirs = peer, &ts
+		}
+		return r
+	}
+	allocs, bytes, cpu, ns := m["allocs/op"], scale("B/op", 1.0/1024), scale("cpu-ns/op", 1.0/1000), scale("ns/op", 1.0/1000)
+	r := row("go test -bench: allocations per admission", "allocs", allocs, "ours", "noop", "no-op handler")
+	r.SetGoal(benchkit.Max(600, "≤ 600"))
+	f.Rows = append(f.Rows, r)
+	f.Rows = append(f.Rows, row("go test -bench: bytes allocated per admission", "KiB", bytes, "ours", "noop", "no-op handler"))
+	if len(cpu["ours"]) > 0 {
+		r = row("go test -bench: CPU per admission (user+system, GC included)", "µs", cpu, "ours", "noop", "no-op handler")
+		r.SetGoal(benchkit.Max(250, "≤ 0.25 ms"))
+		f.Rows = append(f.Rows, r)
+	}
+	f.Rows = append(f.Rows, row("go test -bench: time per admission (one goroutine, no TLS)", "µs", ns, "ours", "noop", "no-op handler"))
+	if len(cpu["ours-injected"]) > 0 {
+		r = row("go test -bench: CPU per admission of an already-injected pod", "µs", cpu, "ours-injected", "ours", "first admission")
+		r.SetGoal(benchkit.MaxOfPeer(0.5, "≤ 1/2 of a first admission's"))
+		f.Rows = append(f.Rows, r)
+		f.Rows = append(f.Rows, row("go test -bench: allocations per admission of an already-injected pod", "allocs", allocs, "ours-injected", "ours", "first admission"))
+	}
+	return f, nil
 }

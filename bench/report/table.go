@@ -15,14 +15,14 @@ import (
 func printTable(w io.Writer, m map[string]string, files []benchkit.File) {
 	fmt.Fprintf(w, "secret-injector benchmarks, %s: %s × %s, %s RAM, %s, load average at the end %s\n\n",
 		m["date"], m["cpus"], m["cpu"], m["memory"], m["go"], m["loadavg"])
-	fmt.Fprintln(w, "| figure | ours: median [min–max] | peer: median [min–max] | ours/peer | goal |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
+	fmt.Fprintln(w, "| figure | ours: median [min–max] | peer: median [min–max] | ours/peer | goal | vs goal |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	section := ""
 	for _, f := range files {
 		for _, r := range f.Rows {
 			if r.Section != section {
 				section = r.Section
-				fmt.Fprintf(w, "| **%s** | | | | |\n", section)
+				fmt.Fprintf(w, "| **%s** | | | | | |\n", section)
 			}
 			peer, ratio := "—", "—"
 			if r.Theirs != nil {
@@ -37,7 +37,7 @@ func printTable(w io.Writer, m map[string]string, files []benchkit.File) {
 				}
 				goal = fmt.Sprintf("%s: **%s**", r.Goal, verdict)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.Figure, stat(r.Ours, r.Unit), peer, ratio, goal)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.Figure, stat(r.Ours, r.Unit), peer, ratio, goal, vsGoal(r))
 		}
 	}
 	var notes []string
@@ -51,6 +51,24 @@ func printTable(w io.Writer, m map[string]string, files []benchkit.File) {
 			fmt.Fprintf(w, "- %s\n", n)
 		}
 	}
+}
+
+// vsGoal is the figure's ratio to each bound of its goal: measured/limit,
+// so a ceiling is met at 1 or less, a floor at 1 or more.
+func vsGoal(r benchkit.Row) string {
+	var parts []string
+	for _, l := range r.Limits {
+		if l.OfPeer && r.Theirs == nil {
+			parts = append(parts, "no peer figure")
+			continue
+		}
+		if l.Value == 0 {
+			parts = append(parts, fmt.Sprintf("%s (goal 0)", num(l.Measured(r))))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%.2f of %s", l.OfGoal(r), strings.TrimSpace(l.Text)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // stat formats a median and its spread; one sample has no spread.

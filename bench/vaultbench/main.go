@@ -19,7 +19,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin/secret-injector", "our agent binary")
+	bin := flag.String("bin", "bin/secret-injector-agent", "our agent binary")
 	out := flag.String("out", ".bench/vault.json", "raw figures (JSON)")
 	runs := flag.Int("runs", 5, "init runs of each agent")
 	sidecars := flag.Int("sidecars", 3, "sidecars of each agent, all held through one steady period")

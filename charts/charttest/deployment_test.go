@@ -134,6 +134,17 @@ func TestPorts(t *testing.T) {
 			} else if got := resolve(t, c, svc.Spec.Ports[0].TargetPort); got != tt.metrics {
 				t.Errorf("metrics Service targets %d, want %d", got, tt.metrics)
 			}
+			// the NetworkPolicy names the ports, so it follows them
+			np := networkPolicy(t, helm, values)
+			var policyPorts []int32
+			for _, rule := range np.Spec.Ingress {
+				for _, p := range rule.Ports {
+					policyPorts = append(policyPorts, resolve(t, c, *p.Port))
+				}
+			}
+			if diff := cmp.Diff([]int32{tt.webhook, tt.metrics}, policyPorts); diff != "" {
+				t.Errorf("NetworkPolicy ports (-want +got):\n%s", diff)
+			}
 			if spec.HostNetwork != tt.hostNetwork {
 				t.Errorf("hostNetwork %v, want %v", spec.HostNetwork, tt.hostNetwork)
 			}

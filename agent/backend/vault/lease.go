@@ -12,24 +12,26 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend"
 )
 
-// KeepAlive renews lease with api.LifetimeWatcher, which renews at about
-// 2/3 of the lease with jitter and stops when renewing no longer extends
-// the lease past its grace period (max TTL). It calls renewed after each
-// renewal and returns:
+// KeepAlive renews lease on the schedule of api.LifetimeWatcher (the
+// backend's renewer: renewer.go), which renews at about 2/3 of the lease
+// with jitter and stops when renewing no longer extends the lease past its
+// grace period (max TTL). It calls renewed after each renewal and returns:
 //
 //   - nil when the lease can no longer be extended (max TTL near, or not
 //     renewable), and when the token that issued it was replaced by a new
 //     login (Vault revokes a token's leases when the token expires): the
 //     caller fetches anew before lease.Expiry;
 //   - an error wrapping backend.ErrNotFound when Vault no longer knows the
-//     lease (revoked elsewhere), and the watcher's last error when renewal
-//     kept failing until the lease's end;
+//     lease (revoked elsewhere), and the last error when renewal kept
+//     failing until the lease's end;
 //   - ctx.Err() when ctx ends.
 //
-// Renewal ignores transient errors (api.RenewBehaviorIgnoreErrors): the
-// watcher retries with backoff while the lease lasts, so that a Vault
-// restart does not issue new credentials, yet it still returns within the
-// grace period before the lease ends.
+// Transient errors do not end it: renewal is retried with backoff while
+// the lease lasts, so that a Vault restart does not issue new
+// credentials, yet it still returns within the grace period before the
+// lease ends. Renewal asks for the lease's whole TTL each time, with
+// whatever token is current: the one that issued the lease may have been
+// replaced since.
 func (b *Backend) KeepAlive(ctx context.Context, lease backend.Lease, renewed func(backend.Lease)) error {
 	if lease.ID == "" {
 		return errors.New("vault: KeepAlive of a lease without an ID")
@@ -40,77 +42,51 @@ func (b *Backend) KeepAlive(ctx context.Context, lease backend.Lease, renewed fu
 	if s := b.leaseSession(lease.ID); s != nil {
 		ended = s.ended
 	}
-
-	gone := make(chan struct{}, 1)
-	client := b.base.
-		WithRequestCallbacks(func(r *api.Request) {
-			// Renew with whatever token is current: the one that issued the
-			// lease may have been replaced since.
-			r.ClientToken = b.current().client.Token()
-		}).
-		WithResponseCallbacks(func(r *api.Response) {
-			// 400 on a renewal: Vault does not know the lease (revoked or
-			// expired). The watcher would retry it until the lease's end.
-			if r.StatusCode == http.StatusBadRequest && r.Request != nil && r.Request.URL.Path == "/v1/sys/leases/renew" {
-				select {
-				case gone <- struct{}{}:
-				default:
-				}
-			}
-		})
 	expiry := lease.Expiry
 	if expiry.IsZero() {
 		expiry = time.Now().Add(lease.TTL)
 	}
-	remaining := time.Until(expiry)
-	w, err := client.NewLifetimeWatcher(&api.LifetimeWatcherInput{
-		Secret: &api.Secret{
-			LeaseID:       lease.ID,
-			LeaseDuration: max(0, int(remaining/time.Second)),
-			Renewable:     lease.Renewable,
-		},
-		// Ask for the lease's whole TTL at each renewal. The watcher would
-		// otherwise ask for what remained when it started, and a lease
-		// kept some seconds after its fetch would be renewed ever more often.
-		Increment:     int(lease.TTL / time.Second),
-		RenewBehavior: api.RenewBehaviorIgnoreErrors,
-	})
-	if err != nil {
-		return fmt.Errorf("lease %s: %w", lease.ID, err)
+	ttl := lease.TTL
+	if ttl <= 0 {
+		ttl = time.Until(expiry)
 	}
-	go w.Start()
-	defer w.Stop()
+	k := b.renewals.keep(lease.ID, ttl, lease.Renewable, expiry)
+	defer b.renewals.stop(k)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-b.alive.Done():
+			return errors.New("vault: backend closed")
 		case <-ended:
 			b.log.Info("the token that issued the lease was replaced; the lease ends with it", "lease", lease.ID)
 			return nil
-		case <-gone:
-			// A renewal racing the lease's own end (its max TTL) is refused
-			// like a revoked lease; only an early refusal means revoked.
-			if time.Until(expiry) < time.Second {
+		case r := <-k.renewed:
+			l := backend.Lease{ID: lease.ID, TTL: r.ttl, Renewable: r.renewable, Expiry: r.expiry}
+			expiry = l.Expiry
+			b.log.Debug("lease renewed", "lease", lease.ID, "ttl", r.ttl)
+			renewed(l)
+		case end := <-k.done:
+			switch {
+			case end.gone && time.Until(expiry) < time.Second:
+				// A renewal racing the lease's own end (its max TTL) is
+				// refused like a revoked lease; only an early refusal
+				// means revoked.
 				b.log.Info("the lease reached its end", "lease", lease.ID)
 				return nil
-			}
-			return fmt.Errorf("lease %s: vault no longer knows it (revoked or expired): %w", lease.ID, backend.ErrNotFound)
-		case r := <-w.RenewCh():
-			if r.Secret == nil {
-				continue
-			}
-			ttl := time.Duration(r.Secret.LeaseDuration) * time.Second
-			l := backend.Lease{ID: lease.ID, TTL: ttl, Renewable: r.Secret.Renewable, Expiry: r.RenewedAt.Add(ttl)}
-			expiry = l.Expiry
-			b.log.Debug("lease renewed", "lease", lease.ID, "ttl", ttl)
-			renewed(l)
-		case err := <-w.DoneCh():
-			if err != nil {
-				return fmt.Errorf("lease %s: renewal failed: %w", lease.ID, redact(err))
+			case end.gone:
+				return fmt.Errorf("lease %s: vault no longer knows it (revoked or expired): %w", lease.ID, backend.ErrNotFound)
+			case end.err != nil:
+				return fmt.Errorf("lease %s: renewal failed: %w", lease.ID, end.err)
 			}
 			return nil
 		}
 	}
+}
+
+// renewLease renews a lease by increment seconds with the current token.
+func (b *Backend) renewLease(ctx context.Context, leaseID string, increment int) (*api.Secret, error) {
+	return b.current().client.Sys().RenewWithContext(ctx, leaseID, increment)
 }
 
 // Revoke revokes a lease and waits until Vault has done so (sync): when

@@ -128,6 +128,12 @@ type Backend struct {
 	// not read: Version reads their value instead.
 	metadataDenied map[string]bool
 
+	// renewals keeps the leases KeepAlive is given.
+	renewals *renewer
+
+	// alive ends at Close; done is closed when the token keeper and the
+	// renewer have stopped.
+	alive     context.Context
 	stop      context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
@@ -192,11 +198,14 @@ func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) 
 		return nil, fmt.Errorf("vault backend: %w", err)
 	}
 	b.sess = s
-	keepCtx, stop := context.WithCancel(context.Background())
-	b.stop = stop
+	b.renewals = newRenewer(b.renewLease)
+	b.alive, b.stop = context.WithCancel(context.Background())
 	go func() {
 		defer close(b.done)
-		b.keepToken(keepCtx)
+		var wg sync.WaitGroup
+		wg.Go(func() { b.renewals.run(b.alive) })
+		b.keepToken(b.alive)
+		wg.Wait()
 	}()
 	return b, nil
 }

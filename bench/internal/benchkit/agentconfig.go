@@ -102,3 +102,64 @@ func Paths(dir string, names []string) []string {
 	}
 	return paths
 }
+
+// LeaseFileNames are the files both agents write for LeaseRefs.
+func (f *Fixture) LeaseFileNames() []string {
+	names := make([]string, len(f.LeaseRefs))
+	for i := range f.LeaseRefs {
+		names[i] = fmt.Sprintf("l%04d", i)
+	}
+	return names
+}
+
+// LeaseAgentConfig writes our agent's config holding one lease of each of
+// LeaseRefs, rendered like the fixture's database secret, into out.
+func (f *Fixture) LeaseAgentConfig(dir, out, addr string) (string, error) {
+	c := config.Config{
+		Version: config.APIVersion,
+		Backend: config.Backend{Type: config.BackendVault, Vault: &config.VaultBackend{
+			Address: addr, Auth: "approle", AuthPath: "auth/approle",
+			RoleIDPath: f.RoleIDFile, SecretIDPath: f.SecretIDFile,
+		}},
+		MountPath:   out,
+		AdminAddr:   FreeAddr(),
+		MetricsAddr: FreeAddr(),
+		InitTimeout: config.Duration(10 * time.Minute),
+	}
+	for i, ref := range f.LeaseRefs {
+		c.Secrets = append(c.Secrets, config.Secret{Name: fmt.Sprintf("l%04d", i), Ref: ref, Format: config.FormatTemplate, Template: oursDBTemplate})
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "agent.json")
+	return path, os.WriteFile(path, b, 0o600)
+}
+
+// LeaseVaultAgentConfig is LeaseAgentConfig for vault agent: one template
+// per lease, with the same AppRole auto-auth as VaultAgentConfig.
+func (f *Fixture) LeaseVaultAgentConfig(dir, out, addr string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "vault {\n  address = %q\n}\n", addr)
+	fmt.Fprintf(&b, `auto_auth {
+  method "approle" {
+    mount_path = "auth/approle"
+    config = {
+      role_id_file_path                   = %q
+      secret_id_file_path                 = %q
+      remove_secret_id_file_after_reading = false
+    }
+  }
+}
+template_config {
+  exit_on_retry_failure = true
+}
+`, f.RoleIDFile, f.SecretIDFile)
+	for i, ref := range f.LeaseRefs {
+		fmt.Fprintf(&b, "template {\n  destination = %q\n  contents = %q\n}\n",
+			filepath.Join(out, fmt.Sprintf("l%04d", i)), fmt.Sprintf(theirDBTemplate, ref))
+	}
+	path := filepath.Join(dir, "agent.hcl")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}

@@ -22,6 +22,9 @@ type VaultProxy struct {
 	mu     sync.Mutex
 	calls  map[string]int
 	leases map[string]int
+	// renewals holds each lease's successful renewal times since Reset.
+	renewals map[string][]time.Time
+	since    time.Time
 }
 
 // Call kinds counted by VaultProxy.
@@ -34,6 +37,9 @@ const (
 	CallCreds      = "dynamic creds read"
 	CallMounts     = "mount lookup"
 	CallOther      = "other"
+	// CallFailed is added to a call's kind when Vault answers it with an
+	// error status: "lease renew failed".
+	CallFailed = " failed"
 )
 
 // StartVaultProxy proxies a loopback port to target (VAULT_ADDR).
@@ -46,7 +52,8 @@ func StartVaultProxy(target string) (*VaultProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &VaultProxy{URL: "http://" + ln.Addr().String(), calls: map[string]int{}, leases: map[string]int{}}
+	p := &VaultProxy{URL: "http://" + ln.Addr().String(), calls: map[string]int{}, leases: map[string]int{},
+		renewals: map[string][]time.Time{}, since: time.Now()}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 	p.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: time.Minute, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +74,15 @@ func StartVaultProxy(target string) (*VaultProxy, error) {
 			p.leases[lease]++
 		}
 		p.mu.Unlock()
-		rp.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		rp.ServeHTTP(sw, r)
+		p.mu.Lock()
+		if sw.code >= 400 {
+			p.calls[kind+CallFailed]++
+		} else if lease != "" {
+			p.renewals[lease] = append(p.renewals[lease], time.Now())
+		}
+		p.mu.Unlock()
 	})}
 	go func() { _ = p.srv.Serve(ln) }()
 	return p, nil
@@ -118,6 +133,57 @@ func (p *VaultProxy) Reset() {
 	defer p.mu.Unlock()
 	p.calls = map[string]int{}
 	p.leases = map[string]int{}
+	p.renewals = map[string][]time.Time{}
+	p.since = time.Now()
+}
+
+// Lapsed counts the leases among ids that went longer than ttl without a
+// successful renewal between the last Reset and now: leases that expired
+// (Vault revokes a lease at its end) while the agent held them. A lease
+// renewed just before Reset counts from Reset, so the figure is exact only
+// for leases renewed within ttl of Reset; leasebench resets once all are
+// freshly held.
+func (p *VaultProxy) Lapsed(ids []string, ttl time.Duration) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	n := 0
+	for _, id := range ids {
+		last := p.since
+		lapsed := false
+		for _, t := range append(p.renewals[id], now) {
+			if t.Sub(last) > ttl {
+				lapsed = true
+			}
+			last = t
+		}
+		if lapsed {
+			n++
+		}
+	}
+	return n
+}
+
+// RenewedIDs are the leases renewed since the last Reset.
+func (p *VaultProxy) RenewedIDs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]string, 0, len(p.leases))
+	for id := range p.leases {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// statusWriter remembers the status code of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // Close stops the proxy.

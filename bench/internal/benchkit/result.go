@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Stat is the median and spread of repeated measurements.
@@ -50,7 +51,73 @@ type Row struct {
 	// medians meet it (nil: no goal).
 	Goal string `json:"goal,omitempty"`
 	Met  *bool  `json:"met,omitempty"`
-	Note string `json:"note,omitempty"`
+	// Limits are the goal as numbers, for the figure's ratio to its goal;
+	// SetGoal fills Goal and Met from them.
+	Limits []Limit `json:"limits,omitempty"`
+	Note   string  `json:"note,omitempty"`
+}
+
+// Limit is one bound of a goal: the median of ours (or, with OfPeer, the
+// ratio ours/peer) is at most Value, or with AtLeast at least Value.
+type Limit struct {
+	Value   float64 `json:"value"`
+	OfPeer  bool    `json:"ofPeer,omitempty"`
+	AtLeast bool    `json:"atLeast,omitempty"`
+	// Text says the bound in words: "< 20 MiB", "≤ 1/4 of vault agent's".
+	Text string `json:"text"`
+}
+
+// Max is the goal ours ≤ v (text says it, "< 20 MiB").
+func Max(v float64, text string) Limit { return Limit{Value: v, Text: text} }
+
+// MaxOfPeer is the goal ours/peer ≤ v.
+func MaxOfPeer(v float64, text string) Limit { return Limit{Value: v, OfPeer: true, Text: text} }
+
+// MinOfPeer is the goal ours/peer ≥ v.
+func MinOfPeer(v float64, text string) Limit {
+	return Limit{Value: v, OfPeer: true, AtLeast: true, Text: text}
+}
+
+// Measured is what the limit bounds: ours' median or the ratio to the peer.
+func (l Limit) Measured(r Row) float64 {
+	if l.OfPeer {
+		return r.Ratio()
+	}
+	return r.Ours.Median
+}
+
+// OfGoal is the figure's ratio to the limit (measured/limit): at most 1
+// meets a ceiling, at least 1 a floor. A limit of 0 gives 0 when met.
+func (l Limit) OfGoal(r Row) float64 {
+	if l.Value == 0 {
+		return l.Measured(r)
+	}
+	return l.Measured(r) / l.Value
+}
+
+// Meets reports whether the row's medians meet the limit.
+func (l Limit) Meets(r Row) bool {
+	if l.OfPeer && r.Theirs == nil {
+		return false
+	}
+	if l.AtLeast {
+		return l.Measured(r) >= l.Value
+	}
+	return l.Measured(r) <= l.Value
+}
+
+// SetGoal sets the goal's limits, its words and whether it is met (every
+// limit is).
+func (r *Row) SetGoal(limits ...Limit) {
+	r.Limits = limits
+	met := true
+	var words []string
+	for _, l := range limits {
+		met = met && l.Meets(*r)
+		words = append(words, l.Text)
+	}
+	r.Goal = strings.Join(words, " and ")
+	r.Met = Bool(met)
 }
 
 // Ratio is ours/theirs of the medians, or 0 without a peer figure.

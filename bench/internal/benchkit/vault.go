@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -48,11 +49,13 @@ func OpenBed() (*Bed, error) {
 // both, and an AppRole role <ID> on the bed's auth/approle mount. Cleanup
 // removes all of it and revokes the role's leases.
 type Fixture struct {
-	bed          *Bed
-	ID           string
-	KVRefs       []string // "secret/<ID>/sNN"
-	DBRole       string   // database role name
-	CredsPath    string   // <mount>/creds/<role>
+	bed       *Bed
+	ID        string
+	KVRefs    []string // "secret/<ID>/sNN"
+	DBRole    string   // database role name
+	CredsPath string   // <mount>/creds/<role>
+	// LeaseRefs are the credentials paths of AddLeaseRoles' roles.
+	LeaseRefs    []string
 	RoleIDFile   string
 	SecretIDFile string
 }
@@ -81,25 +84,10 @@ func (b *Bed) NewFixture(ctx context.Context, dir string, kv int, defaultTTL, ma
 		}
 		f.KVRefs = append(f.KVRefs, ref)
 	}
-	if _, err := lg.WriteWithContext(ctx, b.DBMount+"/roles/"+f.DBRole, map[string]any{
-		"db_name": b.DBConnection,
-		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';
-GRANT CONNECT ON DATABASE postgres TO "{{name}}";`,
-		// The grant must go before the role can be dropped (SQLSTATE 2BP01).
-		"revocation_statements": `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';
-REVOKE ALL ON DATABASE postgres FROM "{{name}}";
-DROP ROLE IF EXISTS "{{name}}";`,
-		"default_ttl": defaultTTL.String(),
-		"max_ttl":     maxTTL.String(),
-	}); err != nil {
-		return f, fmt.Errorf("create database role: %w", err)
+	if err := f.writeRole(ctx, f.DBRole, defaultTTL, maxTTL); err != nil {
+		return f, err
 	}
-	policy := fmt.Sprintf(`path "secret/data/%[1]s/*" { capabilities = ["read"] }
-path "secret/metadata/%[1]s/*" { capabilities = ["read"] }
-path "%[2]s" { capabilities = ["read"] }
-path "sys/leases/revoke/%[2]s/*" { capabilities = ["update"] }
-`, f.ID, f.CredsPath)
-	if err := b.Root.Sys().PutPolicyWithContext(ctx, f.ID, policy); err != nil {
+	if err := b.Root.Sys().PutPolicyWithContext(ctx, f.ID, f.policy()); err != nil {
 		return f, fmt.Errorf("write policy: %w", err)
 	}
 	if _, err := lg.WriteWithContext(ctx, "auth/approle/role/"+f.ID, map[string]any{
@@ -126,10 +114,88 @@ path "sys/leases/revoke/%[2]s/*" { capabilities = ["update"] }
 	return f, nil
 }
 
+// policy reads the fixture's KV secrets and credentials, and revokes its
+// leases.
+func (f *Fixture) policy() string {
+	return fmt.Sprintf(`path "secret/data/%[1]s/*" { capabilities = ["read"] }
+path "secret/metadata/%[1]s/*" { capabilities = ["read"] }
+path "%[2]s" { capabilities = ["read"] }
+path "sys/leases/revoke/%[2]s/*" { capabilities = ["update"] }
+path "%[3]s/creds/%[1]s-*" { capabilities = ["read"] }
+path "sys/leases/revoke/%[3]s/creds/%[1]s-*" { capabilities = ["update"] }
+`, f.ID, f.CredsPath, f.bed.DBMount)
+}
+
+// AddLeaseRoles creates n more database roles, <ID>-NNNN, with the given
+// TTLs, whose credentials paths (LeaseRefs) the fixture's AppRole may
+// read: one lease per path, so that vault agent, which reads a path once
+// however many templates name it, holds n leases as our agent does.
+func (f *Fixture) AddLeaseRoles(ctx context.Context, n int, defaultTTL, maxTTL time.Duration) error {
+	refs := make([]string, n)
+	err := f.parallel(n, func(i int) error {
+		role := fmt.Sprintf("%s-%04d", f.ID, i)
+		refs[i] = f.bed.DBMount + "/creds/" + role
+		return f.writeRole(ctx, role, defaultTTL, maxTTL)
+	})
+	f.LeaseRefs = refs
+	return err
+}
+
+// parallel runs fn(0..n-1), 8 at a time, and returns the first error.
+func (f *Fixture) parallel(n int, fn func(i int) error) error {
+	sem := make(chan struct{}, 8)
+	errs := make(chan error, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			errs <- fn(i)
+		}()
+	}
+	for range cap(sem) {
+		sem <- struct{}{}
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RevokeLeases revokes every lease of the fixture's database role and
 // waits for it (the PostgreSQL roles are dropped).
 func (f *Fixture) RevokeLeases(ctx context.Context) error {
 	return f.bed.Root.Sys().RevokeWithOptionsWithContext(ctx, &api.RevokeOptions{LeaseID: f.CredsPath, Prefix: true, Sync: true})
+}
+
+// writeRole creates a database role whose credentials are a PostgreSQL
+// role, dropped when the lease is revoked.
+func (f *Fixture) writeRole(ctx context.Context, role string, defaultTTL, maxTTL time.Duration) error {
+	_, err := f.bed.Root.Logical().WriteWithContext(ctx, f.bed.DBMount+"/roles/"+role, map[string]any{
+		"db_name": f.bed.DBConnection,
+		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';
+GRANT CONNECT ON DATABASE postgres TO "{{name}}";`,
+		// The grant must go before the role can be dropped (SQLSTATE 2BP01).
+		"revocation_statements": `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';
+REVOKE ALL ON DATABASE postgres FROM "{{name}}";
+DROP ROLE IF EXISTS "{{name}}";`,
+		"default_ttl": defaultTTL.String(),
+		"max_ttl":     maxTTL.String(),
+	})
+	if err != nil {
+		return fmt.Errorf("create database role %s: %w", role, err)
+	}
+	return nil
+}
+
+// RevokeLeaseRoles revokes every lease of AddLeaseRoles' roles and waits
+// for it (their PostgreSQL roles are dropped).
+func (f *Fixture) RevokeLeaseRoles(ctx context.Context) error {
+	return f.parallel(len(f.LeaseRefs), func(i int) error {
+		return f.bed.Root.Sys().RevokeWithOptionsWithContext(ctx, &api.RevokeOptions{LeaseID: f.LeaseRefs[i], Prefix: true, Sync: true})
+	})
 }
 
 // Cleanup revokes the leases and deletes what NewFixture created.
@@ -138,6 +204,11 @@ func (f *Fixture) Cleanup() {
 	defer cancel()
 	lg := f.bed.Root.Logical()
 	_ = f.RevokeLeases(ctx)
+	_ = f.RevokeLeaseRoles(ctx)
+	_ = f.parallel(len(f.LeaseRefs), func(i int) error {
+		_, err := lg.DeleteWithContext(ctx, f.bed.DBMount+"/roles/"+strings.TrimPrefix(f.LeaseRefs[i], f.bed.DBMount+"/creds/"))
+		return err
+	})
 	_, _ = lg.DeleteWithContext(ctx, f.bed.DBMount+"/roles/"+f.DBRole)
 	_, _ = lg.DeleteWithContext(ctx, "auth/approle/role/"+f.ID)
 	_ = f.bed.Root.Sys().DeletePolicyWithContext(ctx, f.ID)
