@@ -21,13 +21,15 @@ import (
 // its next renewal.
 //
 // The schedule is api.LifetimeWatcher's, so that Vault sees the same calls
-// (schedule and nextRenewal): renew at 2/3 of the remaining lease plus a
-// third of a grace of 10–20 % of the lease; stop when the lease no longer
-// extends past the grace (its max TTL is near) and let the caller fetch
-// anew; after a failed call retry with exponential backoff from 10 s while
-// the lease lasts. Unlike the watcher it does not renew the moment a
-// lease is handed to it: the lease was just issued (or its expiry is
-// known), and that call bought nothing.
+// (scheduleLocked and nextRenewal): renew at 2/3 of the remaining lease
+// plus a third of a grace of 10–20 % of the lease; stop when the lease no
+// longer extends past the grace (its max TTL is near) and let the caller
+// fetch anew; after a failed call retry with exponential backoff from 10 s
+// while the lease lasts. Two differences: it does not renew the moment a
+// lease is handed to it (the lease was just issued, or its expiry is
+// known, and that call bought nothing), and a renewal waits for the next
+// tick of a one-second grid (renewTick), so that the renewals of many
+// leases share a wake-up.
 type renewer struct {
 	renew func(ctx context.Context, leaseID string, increment int) (*api.Secret, error)
 	// jitter returns a number in [0, 1); tests pass their own.
@@ -43,8 +45,17 @@ type renewer struct {
 var errNoRenewal = errors.New("vault answered the renewal without a lease")
 
 // renewWorkers bounds the renewals in flight. 1,000 leases of 30 s need
-// ~45 renewals a second of a few milliseconds each.
-const renewWorkers = 8
+// ~45 renewals a second of a few milliseconds each; four keep up with a
+// Vault 80 ms away, and stay within the client's pool of idle
+// connections (GOMAXPROCS+1), so that no renewal waits for a new
+// connection (and its TLS handshake).
+const renewWorkers = 4
+
+// renewTick is the grid renewals are aligned to: a renewal due between two
+// ticks waits for the next, so that the agent wakes once a tick for the
+// renewals of many leases rather than once for each. It is capped at a
+// quarter of the lease's grace, so that short leases keep their margin.
+const renewTick = time.Second
 
 // Retry spacing of failed renewals, as api.LifetimeWatcher's.
 const (
@@ -256,9 +267,20 @@ func (r *renewer) scheduleLocked(k *keptLease, remaining time.Duration) {
 		r.endLocked(k, renewEnd{})
 		return
 	}
-	k.next = time.Now().Add(sleep)
+	k.next = alignUp(time.Now().Add(sleep), min(renewTick, k.grace/4))
 	heap.Push(&r.queue, k)
 	r.signal()
+}
+
+// alignUp rounds t up to a multiple of tick (unchanged when tick ≤ 0).
+func alignUp(t time.Time, tick time.Duration) time.Time {
+	if tick <= 0 {
+		return t
+	}
+	if a := t.Truncate(tick); !a.Equal(t) {
+		return a.Add(tick)
+	}
+	return t
 }
 
 // nextRenewal is api.LifetimeWatcher's calculateSleepDuration: the grace

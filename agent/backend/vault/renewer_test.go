@@ -110,9 +110,10 @@ func TestRenewerSchedule(t *testing.T) {
 				for i, c := range calls {
 					// Near the max TTL a renewal extends the lease less, and
 					// the next comes sooner.
-					want := time.Duration(float64(prevTTL)*2/3) + grace/3
-					if gap := c.Sub(prev); gap != want {
-						t.Errorf("renewal %d came %s after the last, want %s (2/3 of %s + grace/3)", i, gap, want, prevTTL)
+					// ... and waits for the next tick of the grid.
+					want := alignUp(prev.Add(time.Duration(float64(prevTTL)*2/3)+grace/3), min(renewTick, grace/4)).Sub(prev)
+					if gap := c.Sub(prev); gap != want || gap > time.Duration(float64(prevTTL)*2/3)+grace/3+renewTick {
+						t.Errorf("renewal %d came %s after the last, want %s (2/3 of %s + grace/3, on the next tick)", i, gap, want, prevTTL)
 					}
 					if !c.Before(prevEnd) {
 						t.Errorf("renewal %d at %s, after the lease ended at %s", i, c.Sub(start), prevEnd.Sub(start))
@@ -183,17 +184,18 @@ func TestRenewerRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		v := newFakeVault(time.Minute)
+		v := newFakeVault(2 * time.Minute)
 		r := newRenewer(v.renew)
+		r.jitter = func() float64 { return 0.5 }
 		go r.run(ctx)
-		k := r.keep("l", time.Minute, true, v.issue("l", time.Hour))
+		k := r.keep("l", 2*time.Minute, true, v.issue("l", time.Hour))
 		defer r.stop(k)
 		v.set(-1)
-		time.Sleep(50 * time.Second) // the first renewal (at ~42s) fails
+		time.Sleep(95 * time.Second) // the first renewal (at ~86s) fails
 		v.set(0)
 		select {
 		case rn := <-k.renewed:
-			if time.Until(rn.expiry) < 50*time.Second {
+			if time.Until(rn.expiry) < 100*time.Second {
 				t.Errorf("renewed until %s from now", time.Until(rn.expiry))
 			}
 		case end := <-k.done:
