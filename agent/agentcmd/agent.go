@@ -195,6 +195,7 @@ func (b *builtAgent) runSidecar(ctx context.Context, reg *prometheus.Registry) e
 	start(func() error { return serve(ctx, adminLn, admin.Handler(b.agent, b.log), adminLimits) })
 	start(func() error { return b.notifier.Start(ctx) })
 	start(func() error { return b.agent.RunSidecar(ctx) })
+	start(func() error { settleAfterFirstPass(ctx, b.agent.Ready); return nil })
 	wg.Wait()
 	close(errs)
 	return errors.Join(collect(errs)...)
