@@ -39,39 +39,53 @@ func (a *Agent) startKeeper(st *secretState, lease backend.Lease) {
 	st.stopLease = cancel
 	a.mu.Unlock()
 	name := st.spec.Name
-	a.bg.Add(1)
-	go func() {
+	renewed := func(renewed backend.Lease) {
+		a.mu.Lock()
+		if st.lease != nil && st.lease.ID == renewed.ID {
+			l := renewed
+			st.lease = &l
+		}
+		a.mu.Unlock()
+		a.metrics.LeaseRenewals.WithLabelValues(name, a.backendName, metrics.ResultOK).Inc()
+		a.metrics.LeaseExpiry.WithLabelValues(name, a.backendName).Set(unixSeconds(renewed.Expiry))
+	}
+	ended := func(err error) {
 		defer a.bg.Done()
 		defer cancel()
-		err := lk.KeepAlive(ctx, lease, func(renewed backend.Lease) {
-			a.mu.Lock()
-			if st.lease != nil && st.lease.ID == renewed.ID {
-				l := renewed
-				st.lease = &l
-			}
-			a.mu.Unlock()
-			a.metrics.LeaseRenewals.WithLabelValues(name, a.backendName, metrics.ResultOK).Inc()
-			a.metrics.LeaseExpiry.WithLabelValues(name, a.backendName).Set(unixSeconds(renewed.Expiry))
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			a.metrics.LeaseRenewals.WithLabelValues(name, a.backendName, metrics.ResultError).Inc()
-			a.log.Warn("lease renewal failed; fetching new credentials", "secret", name, "lease", lease.ID, "err", err)
-		} else {
-			a.log.Info("lease cannot be renewed further; fetching new credentials", "secret", name, "lease", lease.ID)
-		}
-		a.mu.Lock()
-		if st.lease != nil && st.lease.ID == lease.ID {
-			// Nobody keeps this lease any more: the loop replaces it, and
-			// retries with backoff until that succeeds.
-			st.stopLease = nil
-		}
-		st.needFetch = true
-		a.mu.Unlock()
-		kick(st)
-	}()
+		a.keeperEnded(ctx, st, lease, err)
+	}
+	a.bg.Add(1)
+	// A LeaseHolder keeps the lease without a goroutine of ours: with
+	// 1,000 leases that is 1,000 goroutines fewer.
+	if lh, ok := lk.(backend.LeaseHolder); ok {
+		lh.HoldLease(ctx, lease, renewed, ended)
+		return
+	}
+	go func() { ended(lk.KeepAlive(ctx, lease, renewed)) }()
+}
+
+// keeperEnded follows the end of a lease's keeping: unless the agent
+// stopped it, the secret is fetched anew.
+func (a *Agent) keeperEnded(ctx context.Context, st *secretState, lease backend.Lease, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	name := st.spec.Name
+	if err != nil {
+		a.metrics.LeaseRenewals.WithLabelValues(name, a.backendName, metrics.ResultError).Inc()
+		a.log.Warn("lease renewal failed; fetching new credentials", "secret", name, "lease", lease.ID, "err", err)
+	} else {
+		a.log.Info("lease cannot be renewed further; fetching new credentials", "secret", name, "lease", lease.ID)
+	}
+	a.mu.Lock()
+	if st.lease != nil && st.lease.ID == lease.ID {
+		// Nobody keeps this lease any more: the loop replaces it, and
+		// retries with backoff until that succeeds.
+		st.stopLease = nil
+	}
+	st.needFetch = true
+	a.mu.Unlock()
+	kick(st)
 }
 
 // leaseMoved follows a refresh: a new lease gets a keeper and the old one

@@ -91,6 +91,17 @@ type LeaseKeeper interface {
 	Revoke(ctx context.Context, leaseID string) error
 }
 
+// LeaseHolder is a LeaseKeeper that keeps leases without a goroutine of
+// the caller's for each: HoldLease returns at once, calls renewed after
+// each renewal, and calls ended once with what KeepAlive would have
+// returned (ctx.Err() when ctx ends). An agent holding 1,000 leases then
+// holds 1,000 entries of the backend's renewal queue rather than 1,000
+// blocked goroutines.
+type LeaseHolder interface {
+	LeaseKeeper
+	HoldLease(ctx context.Context, lease Lease, renewed func(Lease), ended func(error))
+}
+
 // Closer is implemented by backends that hold connections or background
 // work (token renewal) to release at shutdown.
 type Closer interface {

@@ -36,7 +36,8 @@ const (
 //
 // Lazy implements every optional interface; those the opened backend
 // lacks answer as a backend without them would: Version with
-// ErrNotVersioned, Watch returns nil, KeepAlive and Revoke fail.
+// ErrNotVersioned, Watch returns nil, KeepAlive, HoldLease and Revoke
+// fail.
 type Lazy struct {
 	open Opener
 	log  *slog.Logger
@@ -61,6 +62,7 @@ var (
 	_ Versioner   = (*Lazy)(nil)
 	_ Watcher     = (*Lazy)(nil)
 	_ LeaseKeeper = (*Lazy)(nil)
+	_ LeaseHolder = (*Lazy)(nil)
 	_ Closer      = (*Lazy)(nil)
 )
 
@@ -195,6 +197,21 @@ func (l *Lazy) KeepAlive(ctx context.Context, lease Lease, renewed func(Lease)) 
 		return err
 	}
 	return lk.KeepAlive(ctx, lease, renewed)
+}
+
+// HoldLease holds a lease of the opened backend: without a goroutine if
+// the backend is a LeaseHolder, else with one that runs its KeepAlive.
+func (l *Lazy) HoldLease(ctx context.Context, lease Lease, renewed func(Lease), ended func(error)) {
+	lk, err := l.leaseKeeper(ctx)
+	if err != nil {
+		ended(err)
+		return
+	}
+	if lh, ok := lk.(LeaseHolder); ok {
+		lh.HoldLease(ctx, lease, renewed, ended)
+		return
+	}
+	go func() { ended(lk.KeepAlive(ctx, lease, renewed)) }()
 }
 
 // Revoke revokes a lease through the opened backend.

@@ -181,3 +181,52 @@ func TestLazyClosedWhileOpening(t *testing.T) {
 		}
 	})
 }
+
+// keeper is a LeaseKeeper; holder a LeaseHolder.
+type keeper struct{ plain }
+
+func (k *keeper) KeepAlive(ctx context.Context, lease backend.Lease, renewed func(backend.Lease)) error {
+	renewed(lease)
+	return nil
+}
+
+func (k *keeper) Revoke(context.Context, string) error { return nil }
+
+type holder struct {
+	keeper
+	held atomic.Int64
+}
+
+func (h *holder) HoldLease(ctx context.Context, lease backend.Lease, renewed func(backend.Lease), ended func(error)) {
+	h.held.Add(1)
+	renewed(lease)
+	ended(nil)
+}
+
+// Lazy holds a lease through the opened backend's HoldLease, and falls
+// back to its KeepAlive, in a goroutine, for a plain LeaseKeeper.
+func TestLazyHoldLease(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    backend.Backend
+	}{{"holder", &holder{}}, {"keeper", &keeper{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := backend.NewLazy(func(context.Context) (backend.Backend, error) { return tc.b, nil }, nil)
+			var renewed atomic.Int64
+			done := make(chan error, 1)
+			l.HoldLease(context.Background(), backend.Lease{ID: "l"}, func(backend.Lease) { renewed.Add(1) }, func(err error) { done <- err })
+			if err := <-done; err != nil || renewed.Load() != 1 {
+				t.Fatalf("ended %v after %d renewals", err, renewed.Load())
+			}
+			if h, ok := tc.b.(*holder); ok && h.held.Load() != 1 {
+				t.Errorf("HoldLease of the backend called %d times", h.held.Load())
+			}
+		})
+	}
+	l := backend.NewLazy(func(context.Context) (backend.Backend, error) { return &plain{}, nil }, nil)
+	done := make(chan error, 1)
+	l.HoldLease(context.Background(), backend.Lease{ID: "l"}, func(backend.Lease) {}, func(err error) { done <- err })
+	if err := <-done; err == nil {
+		t.Error("a backend without leases held a lease")
+	}
+}

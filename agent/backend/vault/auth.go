@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -88,13 +87,19 @@ type session struct {
 	client    *api.Client
 	ttl       time.Duration // 0: the token does not expire
 	renewable bool
-	// ended is closed when the token is replaced by a new login; leases
-	// it issued die with it.
-	ended chan struct{}
-	once  sync.Once
+	// life ends when the token is replaced by a new login (end); leases
+	// it issued die with it. ended is its Done channel.
+	life  context.Context
+	end   context.CancelFunc
+	ended <-chan struct{}
 }
 
-func (s *session) end() { s.once.Do(func() { close(s.ended) }) }
+func newSession(client *api.Client) *session {
+	s := &session{client: client}
+	s.life, s.end = context.WithCancel(context.Background())
+	s.ended = s.life.Done()
+	return s
+}
 
 // login obtains a new token with the configured method.
 func (b *Backend) login(ctx context.Context) (*session, error) {
@@ -107,7 +112,7 @@ func (b *Backend) login(ctx context.Context) (*session, error) {
 	}
 	client.ClearToken()
 	client.SetClientTimeout(DefaultTimeout)
-	s := &session{client: client, ended: make(chan struct{})}
+	s := newSession(client)
 
 	var body map[string]any
 	switch a.method {

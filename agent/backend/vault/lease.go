@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -33,14 +34,20 @@ import (
 // whatever token is current: the one that issued the lease may have been
 // replaced since.
 func (b *Backend) KeepAlive(ctx context.Context, lease backend.Lease, renewed func(backend.Lease)) error {
+	done := make(chan error, 1)
+	b.HoldLease(ctx, lease, renewed, func(err error) { done <- err })
+	return <-done
+}
+
+// HoldLease is KeepAlive without a goroutine of the caller's: it returns
+// at once, calls renewed after each renewal and ended, once, with what
+// KeepAlive would have returned. A held lease is an entry in the
+// renewer's queue and a few callbacks on contexts (context.AfterFunc), so
+// that 1,000 leases cost no goroutine each.
+func (b *Backend) HoldLease(ctx context.Context, lease backend.Lease, renewed func(backend.Lease), ended func(error)) {
 	if lease.ID == "" {
-		return errors.New("vault: KeepAlive of a lease without an ID")
-	}
-	// A lease resumed from another process has no session here: it is kept
-	// until Vault stops renewing it.
-	var ended <-chan struct{}
-	if s := b.leaseSession(lease.ID); s != nil {
-		ended = s.ended
+		ended(errors.New("vault: KeepAlive of a lease without an ID"))
+		return
 	}
 	expiry := lease.Expiry
 	if expiry.IsZero() {
@@ -50,38 +57,91 @@ func (b *Backend) KeepAlive(ctx context.Context, lease backend.Lease, renewed fu
 	if ttl <= 0 {
 		ttl = time.Until(expiry)
 	}
-	k := b.renewals.keep(lease.ID, ttl, lease.Renewable, expiry)
-	defer b.renewals.stop(k)
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-b.alive.Done():
-			return errors.New("vault: backend closed")
-		case <-ended:
+	h := &hold{b: b, id: lease.ID, expiry: expiry, renewed: renewed, ended: ended}
+	// Callbacks wait for h to be set up: a context that has already ended
+	// calls back at once.
+	h.mu.Lock()
+	k, end := b.renewals.keep(lease.ID, ttl, lease.Renewable, expiry, h.onRenewal, h.onEnd)
+	h.k = k
+	h.stops = append(h.stops,
+		context.AfterFunc(ctx, func() { h.finish(ctx.Err()) }),
+		context.AfterFunc(b.alive, func() { h.finish(errors.New("vault: backend closed")) }))
+	// A lease resumed from another process has no session here: it is
+	// kept until Vault stops renewing it.
+	if s := b.leaseSession(lease.ID); s != nil {
+		h.stops = append(h.stops, context.AfterFunc(s.life, func() {
 			b.log.Info("the token that issued the lease was replaced; the lease ends with it", "lease", lease.ID)
-			return nil
-		case r := <-k.renewed:
-			l := backend.Lease{ID: lease.ID, TTL: r.ttl, Renewable: r.renewable, Expiry: r.expiry}
-			expiry = l.Expiry
-			b.log.Debug("lease renewed", "lease", lease.ID, "ttl", r.ttl)
-			renewed(l)
-		case end := <-k.done:
-			switch {
-			case end.gone && time.Until(expiry) < time.Second:
-				// A renewal racing the lease's own end (its max TTL) is
-				// refused like a revoked lease; only an early refusal
-				// means revoked.
-				b.log.Info("the lease reached its end", "lease", lease.ID)
-				return nil
-			case end.gone:
-				return fmt.Errorf("lease %s: vault no longer knows it (revoked or expired): %w", lease.ID, backend.ErrNotFound)
-			case end.err != nil:
-				return fmt.Errorf("lease %s: renewal failed: %w", lease.ID, end.err)
-			}
-			return nil
-		}
+			h.finish(nil)
+		}))
 	}
+	h.mu.Unlock()
+	if end != nil {
+		h.onEnd(*end)
+	}
+}
+
+// hold is one HoldLease: it turns the renewer's reports into the caller's
+// callbacks and ends once, whatever ends it first.
+type hold struct {
+	b       *Backend
+	id      string
+	renewed func(backend.Lease)
+	ended   func(error)
+
+	mu     sync.Mutex
+	done   bool
+	expiry time.Time
+	k      *keptLease
+	stops  []func() bool
+}
+
+func (h *hold) onRenewal(r renewal) {
+	h.mu.Lock()
+	if h.done {
+		h.mu.Unlock()
+		return
+	}
+	h.expiry = r.expiry
+	h.mu.Unlock()
+	h.b.log.Debug("lease renewed", "lease", h.id, "ttl", r.ttl)
+	h.renewed(backend.Lease{ID: h.id, TTL: r.ttl, Renewable: r.renewable, Expiry: r.expiry})
+}
+
+func (h *hold) onEnd(e renewEnd) {
+	h.mu.Lock()
+	expiry := h.expiry
+	h.mu.Unlock()
+	switch {
+	case e.gone && time.Until(expiry) < time.Second:
+		// A renewal racing the lease's own end (its max TTL) is refused
+		// like a revoked lease; only an early refusal means revoked.
+		h.b.log.Info("the lease reached its end", "lease", h.id)
+		h.finish(nil)
+	case e.gone:
+		h.finish(fmt.Errorf("lease %s: vault no longer knows it (revoked or expired): %w", h.id, backend.ErrNotFound))
+	case e.err != nil:
+		h.finish(fmt.Errorf("lease %s: renewal failed: %w", h.id, e.err))
+	default:
+		h.finish(nil)
+	}
+}
+
+// finish ends the hold once: the renewer forgets the lease, the context
+// callbacks are removed, and ended is called.
+func (h *hold) finish(err error) {
+	h.mu.Lock()
+	if h.done {
+		h.mu.Unlock()
+		return
+	}
+	h.done = true
+	k, stops := h.k, h.stops
+	h.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+	h.b.renewals.stop(k)
+	h.ended(err)
 }
 
 // renewLease renews a lease by increment seconds with the current token.

@@ -64,7 +64,8 @@ const (
 )
 
 // keptLease is one lease being kept. Its fields are guarded by
-// renewer.mu; events reach KeepAlive through renewed and done.
+// renewer.mu; events reach its holder through onRenewal and onEnd, called
+// from the renewer's goroutines without its lock held.
 type keptLease struct {
 	id        string
 	increment int  // seconds asked for at each renewal: the lease's TTL
@@ -82,8 +83,8 @@ type keptLease struct {
 	index   int // in the queue; -1 when not queued
 	stopped bool
 
-	renewed chan renewal  // the latest renewal; KeepAlive reports it
-	done    chan renewEnd // at most one
+	onRenewal func(renewal)
+	onEnd     func(renewEnd) // at most once
 }
 
 // renewal is what one renewal said of the lease.
@@ -156,24 +157,27 @@ func (r *renewer) run(ctx context.Context) {
 }
 
 // keep starts keeping a lease that ends at expiry; ttl is what each
-// renewal asks for.
-func (r *renewer) keep(id string, ttl time.Duration, renewable bool, expiry time.Time) *keptLease {
+// renewal asks for. onRenewal is called after each renewal, onEnd once
+// when the lease is no longer kept, unless stop comes first. A lease
+// already within its grace is not kept: keep returns it with its end,
+// which it does not report.
+func (r *renewer) keep(id string, ttl time.Duration, renewable bool, expiry time.Time,
+	onRenewal func(renewal), onEnd func(renewEnd)) (*keptLease, *renewEnd) {
 	k := &keptLease{
 		id:        id,
 		increment: int(ttl / time.Second),
 		fixed:     !renewable,
 		expiry:    expiry,
 		index:     -1,
-		renewed:   make(chan renewal, 1),
-		done:      make(chan renewEnd, 1),
+		onRenewal: onRenewal,
+		onEnd:     onEnd,
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	remaining := time.Until(expiry)
 	k.grace = r.graceFor(remaining, ttl)
 	k.prior = remaining
-	r.scheduleLocked(k, remaining)
-	return k
+	return k, r.scheduleLocked(k, remaining)
 }
 
 // stop forgets k: a renewal in flight is discarded.
@@ -207,12 +211,25 @@ func (r *renewer) renewOne(ctx context.Context, k *keptLease) {
 			return
 		}
 	}
+	rn, end := r.afterRenewal(k, fixed, sec, err)
+	if rn != nil {
+		k.onRenewal(*rn)
+	}
+	if end != nil {
+		k.onEnd(*end)
+	}
+}
+
+// afterRenewal records a renewal's outcome and schedules what follows; it
+// returns what to report: the renewal, and the lease's end if it ended.
+func (r *renewer) afterRenewal(k *keptLease, fixed bool, sec *api.Secret, err error) (*renewal, *renewEnd) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if k.stopped {
-		return
+		return nil, nil
 	}
 	now := time.Now()
+	var rn *renewal
 	switch code := statusOf(err); {
 	case fixed:
 	case err == nil && sec != nil:
@@ -220,15 +237,10 @@ func (r *renewer) renewOne(ctx context.Context, k *keptLease) {
 		k.expiry = now.Add(ttl)
 		k.fixed = !sec.Renewable
 		k.failing, k.retry, k.lastErr = time.Time{}, 0, nil
-		select { // keep the latest renewal only: KeepAlive reports expiries
-		case <-k.renewed:
-		default:
-		}
-		k.renewed <- renewal{ttl: ttl, renewable: sec.Renewable, expiry: k.expiry}
+		rn = &renewal{ttl: ttl, renewable: sec.Renewable, expiry: k.expiry}
 	case code == http.StatusBadRequest:
 		// Vault does not know the lease (revoked or expired).
-		r.endLocked(k, renewEnd{gone: true})
-		return
+		return nil, r.endLocked(k, renewEnd{gone: true})
 	case code == http.StatusForbidden:
 		// The token may not renew it: keep it as it is until its grace,
 		// as the watcher does.
@@ -247,29 +259,29 @@ func (r *renewer) renewOne(ctx context.Context, k *keptLease) {
 		// and never past the lease's end.
 		wait := time.Duration(float64(k.retry) * (0.5 + r.jitter()))
 		if now.Add(wait).After(k.expiry) {
-			r.endLocked(k, renewEnd{err: redact(err)})
-			return
+			return nil, r.endLocked(k, renewEnd{err: redact(err)})
 		}
 		k.next = now.Add(wait)
 		heap.Push(&r.queue, k)
 		r.signal()
-		return
+		return nil, nil
 	}
-	r.scheduleLocked(k, time.Until(k.expiry))
+	return rn, r.scheduleLocked(k, time.Until(k.expiry))
 }
 
 // scheduleLocked queues k's next renewal for a lease with remaining left,
-// or ends it when that renewal would fall within the grace.
-func (r *renewer) scheduleLocked(k *keptLease, remaining time.Duration) {
+// or ends it when that renewal would fall within the grace and returns
+// the end.
+func (r *renewer) scheduleLocked(k *keptLease, remaining time.Duration) *renewEnd {
 	sleep := r.nextRenewal(k, remaining)
 	k.prior = remaining
 	if remaining <= k.grace || remaining-sleep <= k.grace {
-		r.endLocked(k, renewEnd{})
-		return
+		return r.endLocked(k, renewEnd{})
 	}
 	k.next = alignUp(time.Now().Add(sleep), min(renewTick, k.grace/4))
 	heap.Push(&r.queue, k)
 	r.signal()
+	return nil
 }
 
 // alignUp rounds t up to a multiple of tick (unchanged when tick ≤ 0).
@@ -306,12 +318,10 @@ func (r *renewer) graceFor(lease, increment time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.1 + 0.1*r.jitter()))
 }
 
-func (r *renewer) endLocked(k *keptLease, e renewEnd) {
+// endLocked stops keeping k and returns its end to report.
+func (r *renewer) endLocked(k *keptLease, e renewEnd) *renewEnd {
 	k.stopped = true
-	select {
-	case k.done <- e:
-	default:
-	}
+	return &e
 }
 
 func (r *renewer) signal() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -68,17 +69,34 @@ func (f *fakeVault) callTimes(id string) []time.Time {
 // keepUntilEnd keeps a lease until the renewer lets go of it and returns
 // the renewals and the end.
 func keepUntilEnd(r *renewer, id string, ttl time.Duration, expiry time.Time) ([]renewal, renewEnd) {
-	k := r.keep(id, ttl, true, expiry)
+	var (
+		mu  sync.Mutex
+		got []renewal
+	)
+	done := make(chan renewEnd, 1)
+	k, end := r.keep(id, ttl, true, expiry, func(rn renewal) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, rn)
+	}, func(e renewEnd) { done <- e })
 	defer r.stop(k)
-	var got []renewal
-	for {
-		select {
-		case rn := <-k.renewed:
-			got = append(got, rn)
-		case end := <-k.done:
-			return got, end
-		}
+	if end != nil {
+		return nil, *end
 	}
+	e := <-done
+	mu.Lock()
+	defer mu.Unlock()
+	return got, e
+}
+
+// channels keeps a lease and reports it on channels.
+func channels(r *renewer, id string, ttl time.Duration, expiry time.Time) (*keptLease, chan renewal, chan renewEnd) {
+	renewed, done := make(chan renewal, 10), make(chan renewEnd, 1)
+	k, end := r.keep(id, ttl, true, expiry, func(rn renewal) { renewed <- rn }, func(e renewEnd) { done <- e })
+	if end != nil {
+		done <- *end
+	}
+	return k, renewed, done
 }
 
 // The schedule of api.LifetimeWatcher: 2/3 of the lease plus a third of a
@@ -188,17 +206,17 @@ func TestRenewerRecovers(t *testing.T) {
 		r := newRenewer(v.renew)
 		r.jitter = func() float64 { return 0.5 }
 		go r.run(ctx)
-		k := r.keep("l", 2*time.Minute, true, v.issue("l", time.Hour))
+		k, renewed, done := channels(r, "l", 2*time.Minute, v.issue("l", time.Hour))
 		defer r.stop(k)
 		v.set(-1)
 		time.Sleep(95 * time.Second) // the first renewal (at ~86s) fails
 		v.set(0)
 		select {
-		case rn := <-k.renewed:
+		case rn := <-renewed:
 			if time.Until(rn.expiry) < 100*time.Second {
 				t.Errorf("renewed until %s from now", time.Until(rn.expiry))
 			}
-		case end := <-k.done:
+		case end := <-done:
 			t.Fatalf("lease let go: %+v", end)
 		}
 	})
@@ -214,17 +232,20 @@ func TestRenewerManyLeasesAndStop(t *testing.T) {
 		r := newRenewer(v.renew)
 		go r.run(ctx)
 		var ks []*keptLease
+		var ended atomic.Int64
 		for i := range 1000 {
 			id := fmt.Sprintf("l%d", i)
-			ks = append(ks, r.keep(id, 30*time.Second, true, v.issue(id, time.Hour)))
+			k, end := r.keep(id, 30*time.Second, true, v.issue(id, time.Hour), func(renewal) {}, func(renewEnd) { ended.Add(1) })
+			if end != nil {
+				t.Fatalf("%s ended at once", id)
+			}
+			ks = append(ks, k)
 		}
 		time.Sleep(time.Minute)
+		if n := ended.Load(); n != 0 {
+			t.Fatalf("%d leases let go", n)
+		}
 		for _, k := range ks {
-			select {
-			case <-k.done:
-				t.Fatalf("%s let go", k.id)
-			default:
-			}
 			r.stop(k)
 		}
 		n := len(v.callTimes("l0"))

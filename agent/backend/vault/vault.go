@@ -143,6 +143,7 @@ var (
 	_ backend.Backend     = (*Backend)(nil)
 	_ backend.Versioner   = (*Backend)(nil)
 	_ backend.LeaseKeeper = (*Backend)(nil)
+	_ backend.LeaseHolder = (*Backend)(nil)
 	_ backend.Closer      = (*Backend)(nil)
 )
 
