@@ -19,13 +19,16 @@ FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
+# Build tags leaving backends out of the agent (Makefile AGENT_TAGS), e.g.
+# agent_nogcp,agent_noaws for a cluster that enables only Vault.
+ARG AGENT_TAGS=
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -tags "${AGENT_TAGS}" \
       -o /out/ ./cmd/secret-injector ./cmd/secret-injector-agent
 
 FROM scratch

@@ -9,6 +9,11 @@ GO      ?= go
 BIN     := bin/secret-injector
 # The agent alone (no Kubernetes client): what the injected containers run.
 AGENT_BIN := bin/secret-injector-agent
+# Build tags that leave backends out of the agent: agent_nogcp, agent_noaws,
+# agent_novault (comma-separated). A cluster that enables only Vault can
+# build its image with AGENT_TAGS=agent_nogcp,agent_noaws: the agent then
+# takes ~8 MiB less memory and starts ~30 ms sooner (docs/performance.md).
+AGENT_TAGS ?=
 # One version scheme: the chart's appVersion (v0.1.0) is the default image
 # tag and, until a v* tag is cut, the binary's version.
 APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^" ]*\)"\{0,1\} *$$/\1/p' charts/secret-injector/Chart.yaml)
@@ -18,7 +23,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 # Static binaries: the images are FROM scratch (no libc).
 LDFLAGS := -s -w -X main.version=$(VERSION)
-GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -tags '$(AGENT_TAGS)'
 IMAGE_TAG ?= $(APP_VERSION)
 IMAGE ?= ghcr.io/tradepulse/secret-injector:$(IMAGE_TAG)
 IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
