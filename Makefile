@@ -130,7 +130,7 @@ vet: ## go vet and gofmt check.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 .PHONY: bench
-bench: build ## Benchmarks side by side (vault agent, a no-op webhook, 1,000 leases, backend calls): table on stdout, raw figures in .bench/ (~6 min).
+bench: build ## Benchmarks side by side (vault agent, a no-op webhook, 1,000 leases, backend calls): table on stdout, raw figures in .bench/ (~7½ min).
 	bench/run.sh $(AGENT_BIN)
 
 .PHONY: clean

@@ -3,7 +3,7 @@
 # Markdown table on stdout (also in .bench/table.md; raw figures as JSON
 # under .bench/, each program's progress in .bench/<name>.log). No figure
 # is a pass/fail test; the script fails only when a benchmark cannot run.
-# About 6–7 minutes on two idle cores with the Vault binary cached.
+# About 7–8 minutes on two idle cores with the Vault binary cached.
 #
 # usage: bench/run.sh [agent binary, default bin/secret-injector-agent]
 #
