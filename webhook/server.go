@@ -359,6 +359,7 @@ const (
 func (s *admissionServer) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.limits.MaxRequestBytes {
+			s.drain(r.Body)
 			s.refuse(w, http.StatusRequestEntityTooLarge, RefusedTooLarge,
 				fmt.Sprintf("request body of %d bytes is over the webhook's %d-byte limit", r.ContentLength, s.limits.MaxRequestBytes))
 			return
@@ -367,6 +368,7 @@ func (s *admissionServer) limit(next http.Handler) http.Handler {
 		defer s.inflight.Release(held)
 		switch {
 		case errors.Is(err, errTooLarge):
+			s.drain(r.Body)
 			s.refuse(w, http.StatusRequestEntityTooLarge, RefusedTooLarge,
 				fmt.Sprintf("request body is over the webhook's %d-byte limit", s.limits.MaxRequestBytes))
 			return
@@ -423,6 +425,15 @@ func (s *admissionServer) readBody(ctx context.Context, r io.Reader) (body []byt
 			return nil, held, rerr
 		}
 	}
+}
+
+// drain reads and discards up to another MaxRequestBytes of a body that
+// is refused as too large, within the connection's read deadline and
+// without keeping it: a connection closed with unread bytes is reset, and
+// the client would see "connection reset by peer" instead of the 413 that
+// says what was wrong. A sender of more than that is cut off.
+func (s *admissionServer) drain(body io.Reader) {
+	_, _ = io.CopyN(io.Discard, body, s.limits.MaxRequestBytes)
 }
 
 // wait acquires n from sem, waiting at most the queue wait.
