@@ -8,7 +8,7 @@ import (
 )
 
 // minAgentMemoryLimit is the smallest memory limit the agent starts under:
-// its resident size is 10–20 MiB (make bench). A limit such as "64" (bytes,
+// its working set in a real pod is 5–7 MiB (make chaos). A limit such as "64" (bytes,
 // the unit forgotten) would otherwise only show as an OOM-killed container.
 var minAgentMemoryLimit = resource.MustParse("16Mi")
 
