@@ -146,6 +146,7 @@ func New(o Options) *Agent {
 		log:         o.Log,
 		mode:        o.Mode,
 		wake:        make(chan struct{}, 1),
+		retiring:    map[string]retiringLease{},
 
 		shutdownTimeout: o.ShutdownTimeout,
 		nativeSidecar:   o.NativeSidecar,

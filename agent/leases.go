@@ -139,9 +139,6 @@ func (a *Agent) retireAt(name, leaseID string, due time.Time) {
 		return
 	}
 	a.mu.Lock()
-	if a.retiring == nil {
-		a.retiring = map[string]retiringLease{}
-	}
 	a.retiring[leaseID] = retiringLease{Secret: name, Due: due}
 	a.mu.Unlock()
 	a.bg.Add(1)

@@ -5,11 +5,6 @@
 package main
 
 import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/tradepulse/secret-injector/agent/agentcmd"
 	"github.com/tradepulse/secret-injector/internal/cli"
 )
@@ -17,12 +12,7 @@ import (
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := program().Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { program().Exit() }
 
 func program() cli.Program {
 	return cli.Program{Name: cli.AgentBinary, Version: version, Commands: agentcmd.Commands()}

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
 	"github.com/tradepulse/secret-injector/e2e/clusterbed"
 	"github.com/tradepulse/secret-injector/injector"
 )
@@ -30,10 +31,9 @@ func TestAgentKilledMidWrite(t *testing.T) {
 	s := need(t)
 	r := s.record(t, "the agent SIGKILLed 3 times while rewriting its files every second, restarted by the kubelet",
 		"every sample of the file is one whole written value; the state resumes; every replaced lease is revoked, none left behind")
-	ctx := testContext(t, 8*time.Minute)
+	ctx := vaulttest.Context(t, 8*time.Minute)
 	f := s.newFleet(t, ctx, "kill", 1, map[string]string{"refresh-interval": "1s"})
-	pod := f.pods(t, ctx)[0]
-	before, _ := f.waitDB(t, ctx, []corev1.Pod{pod}, time.Minute)
+	pod, before := f.running[0], f.users
 
 	// A new value every 500 ms; every value written is a whole file the
 	// app may see.
@@ -156,7 +156,7 @@ func TestPayloadLargerThanVolume(t *testing.T) {
 	s := need(t)
 	r := s.record(t, "a 5.3 MiB secret, larger than the 4 MiB secrets volume",
 		"the last good file is kept; status names the secret and says the volume is full; a normal value afterwards is written")
-	ctx := testContext(t, 5*time.Minute)
+	ctx := vaulttest.Context(t, 5*time.Minute)
 	vb := s.Bed.Backends["vault"]
 	bigPath := "chaos/payload-" + strconv.FormatUint(rand.Uint64(), 36) + "/big"
 	small := s.secret("chaos-small-" + strconv.FormatUint(rand.Uint64(), 36))
@@ -164,7 +164,7 @@ func TestPayloadLargerThanVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := s.newFleet(t, ctx, "payload", 1, map[string]string{"secret-big": vb.Ref(bigPath, true), "format-big": "json"})
-	pods := f.pods(t, ctx)
+	pods := f.running
 	// Format json writes a file per field: big/v.
 	if got := fileSHA(t, ctx, pods[0], "big/v"); got != clusterbed.SHA256(small) {
 		t.Fatalf("big/v is not the value written before the pod started")

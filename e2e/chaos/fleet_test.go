@@ -1,12 +1,10 @@
 package chaos
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -19,12 +17,12 @@ import (
 	"github.com/tradepulse/secret-injector/ctl"
 	"github.com/tradepulse/secret-injector/e2e/bed"
 	"github.com/tradepulse/secret-injector/e2e/clusterbed"
-	"github.com/tradepulse/secret-injector/injector"
 )
 
 // fleet is a Deployment of the test app whose pods hold a Vault KV secret
 // (api, polled every 2 s, so that every fault meets many requests) and
-// dynamic PostgreSQL credentials (db, a renewed lease).
+// dynamic PostgreSQL credentials (db, a renewed lease); newFleet returns
+// it deployed, its apps logged into PostgreSQL.
 type fleet struct {
 	s                *suite
 	ns, name, kvPath string
@@ -32,6 +30,10 @@ type fleet struct {
 	started          time.Time
 	// value is the api secret's current value.
 	value string
+	// running are the pods once deployed, users their apps' PostgreSQL
+	// users then.
+	running []corev1.Pod
+	users   []string
 }
 
 func (s *suite) newFleet(t *testing.T, ctx context.Context, prefix string, replicas int, more map[string]string) *fleet {
@@ -51,6 +53,8 @@ func (s *suite) newFleet(t *testing.T, ctx context.Context, prefix string, repli
 	if _, err := s.Deploy(ctx, w, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	f.running = f.pods(t, ctx)
+	f.users, _ = f.waitDB(t, ctx, f.running, time.Minute)
 	return f
 }
 
@@ -282,22 +286,18 @@ func (f *fleet) waitNoLeftovers(t *testing.T, ctx context.Context, timeout time.
 func agentErrors(ctx context.Context, pods []corev1.Pod) float64 {
 	var sum float64
 	for _, p := range pods {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d/metrics", p.Status.PodIP, injector.MetricsPort), nil)
-		resp, err := http.DefaultClient.Do(req)
+		m, err := clusterbed.AgentMetrics(ctx, p)
 		if err != nil {
 			continue
 		}
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line := sc.Text()
+		for line := range strings.Lines(m) {
 			if (strings.HasPrefix(line, "secret_refresh_total{") || strings.HasPrefix(line, "secret_lease_renewals_total{")) &&
 				(strings.Contains(line, `result="error"`) || strings.Contains(line, `result="denied"`)) {
-				if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+				if v, err := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:]), 64); err == nil {
 					sum += v
 				}
 			}
 		}
-		resp.Body.Close()
 	}
 	return sum
 }

@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -54,12 +53,10 @@ var (
 	setupErr error
 )
 
-var errShort = errors.New("-short: the fault suite needs the cluster")
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
-		setupErr = errShort
+		setupErr = clusterbed.ErrShort
 		os.Exit(m.Run())
 	}
 	start := time.Now()
@@ -172,26 +169,11 @@ func rootClient(fs *vaulttest.FileServer) (*api.Client, error) {
 	return c, nil
 }
 
-// need returns the suite; without the cluster it skips locally and fails in
-// CI, so CI never passes by skipping.
+// need returns the suite (clusterbed.Require: never a skip in CI).
 func need(t *testing.T) *suite {
 	t.Helper()
-	if errors.Is(setupErr, errShort) {
-		t.Skip(setupErr)
-	}
-	if setupErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fault suite: %v", setupErr)
-		}
-		t.Skipf("fault suite: %v", setupErr)
-	}
+	clusterbed.Require(t, "fault suite", setupErr)
 	return the
-}
-
-func testContext(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // secret registers a value the suite writes, for the leak sentinel.
@@ -207,7 +189,7 @@ func (s *suite) secret(v string) string {
 // the test failed, and deleted.
 func (s *suite) newNamespace(t *testing.T, prefix string) string {
 	t.Helper()
-	ns, err := s.NewNamespace(testContext(t, 30*time.Second), "chaos-"+prefix)
+	ns, err := s.NewNamespace(vaulttest.Context(t, 30*time.Second), "chaos-"+prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,11 +294,4 @@ func (s *suite) podsOf(t *testing.T, ctx context.Context, ns, app string) []core
 		t.Fatal(err)
 	}
 	return pods
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

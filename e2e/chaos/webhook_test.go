@@ -1,9 +1,11 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
 	"github.com/tradepulse/secret-injector/e2e/bed"
 	"github.com/tradepulse/secret-injector/e2e/clusterbed"
 	"github.com/tradepulse/secret-injector/injector"
@@ -25,7 +28,7 @@ func TestThousandAdmissions(t *testing.T) {
 	s := need(t)
 	r := s.record(t, "1,000 pod admissions, 16 at a time",
 		"no error; every answer injected")
-	ctx := testContext(t, 8*time.Minute)
+	ctx := vaulttest.Context(t, 8*time.Minute)
 	ns := s.newNamespace(t, "admit")
 	b := s.Bed.Backends["gcp"]
 	rb := bed.NewRunbook("okx")
@@ -88,7 +91,7 @@ func TestWebhookDown(t *testing.T) {
 	s := need(t)
 	r := s.record(t, "both webhook replicas down",
 		"an opted-in pod is refused with a message naming the webhook; a pod that did not opt in is created and runs")
-	ctx := testContext(t, 6*time.Minute)
+	ctx := vaulttest.Context(t, 6*time.Minute)
 	ns := s.newNamespace(t, "down")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -144,7 +147,7 @@ func TestWebhookReplicaKilledDuringRollout(t *testing.T) {
 	s := need(t)
 	r := s.record(t, "one webhook replica killed during a rollout of 100 pods",
 		"every pod is injected (or refused and retried); none runs without its secrets; the webhook is back to 2 replicas")
-	ctx := testContext(t, 12*time.Minute)
+	ctx := vaulttest.Context(t, 12*time.Minute)
 	ns := s.newNamespace(t, "rollout")
 	b := s.Bed.Backends["gcp"]
 	rb := bed.NewRunbook("kraken")
@@ -224,11 +227,11 @@ func TestWebhookReplicaKilledDuringRollout(t *testing.T) {
 		t.Errorf("pods of the scale-down still terminating: %v", err)
 	}
 	time.Sleep(15 * time.Second)
-	n, total, max, err := s.agentMemory(ctx, ns)
+	n, total, peak, err := s.agentMemory(ctx, ns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.saw(t, "50 pods kept: their %d agents' working set %.1f MiB in all, %.1f MiB mean, %.1f MiB max (limit 64 MiB)", n, total, total/float64(n), max)
+	r.saw(t, "50 pods kept: their %d agents' working set %.1f MiB in all, %.1f MiB mean, %.1f MiB max (limit 64 MiB)", n, total, total/float64(n), peak)
 	if n != 50 {
 		t.Errorf("the kubelet reports %d agents, want 50", n)
 	}
@@ -236,7 +239,7 @@ func TestWebhookReplicaKilledDuringRollout(t *testing.T) {
 
 // agentMemory reads the sidecar agents' working sets in ns from the
 // kubelet's summary API: how many, their sum and their max, in MiB.
-func (s *suite) agentMemory(ctx context.Context, ns string) (n int, total, max float64, err error) {
+func (s *suite) agentMemory(ctx context.Context, ns string) (n int, total, peak float64, err error) {
 	raw, err := s.Client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", nodeName(), "proxy/stats/summary").DoRaw(ctx)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("kubelet stats summary: %w", err)
@@ -264,22 +267,15 @@ func (s *suite) agentMemory(ctx context.Context, ns string) (n int, total, max f
 		for _, c := range p.Containers {
 			if c.Name == injector.SidecarName {
 				mib := c.Memory.WorkingSetBytes / (1 << 20)
-				n, total, max = n+1, total+mib, maxf(max, mib)
+				n, total, peak = n+1, total+mib, max(peak, mib)
 			}
 		}
 	}
-	return n, total, max, nil
-}
-
-func maxf(a, b float64) float64 {
-	if a > b {
-		return a
-	}
-	return b
+	return n, total, peak, nil
 }
 
 // nodeName is the cluster's one node (hack/cluster.sh env).
-func nodeName() string { return envOr("SI_CLUSTER_NODE", "si-node") }
+func nodeName() string { return cmp.Or(os.Getenv("SI_CLUSTER_NODE"), "si-node") }
 
 func shorten(s string, n int) string {
 	if len(s) <= n {

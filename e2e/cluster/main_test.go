@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,12 +29,10 @@ var (
 	setupErr error
 )
 
-var errShort = errors.New("-short: the real-pods suite needs the cluster")
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
-		setupErr = errShort
+		setupErr = clusterbed.ErrShort
 		os.Exit(m.Run())
 	}
 	var stop func()
@@ -55,19 +52,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// need returns the suite; without the cluster it skips locally and fails in
-// CI, so CI never passes by skipping.
-func need(t *testing.T) *suite {
+// need returns the suite (clusterbed.Require: never a skip in CI).
+func need(t testing.TB) *suite {
 	t.Helper()
-	if errors.Is(setupErr, errShort) {
-		t.Skip(setupErr)
-	}
-	if setupErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cluster suite: %v", setupErr)
-		}
-		t.Skipf("cluster suite: %v", setupErr)
-	}
+	clusterbed.Require(t, "cluster suite", setupErr)
 	return the
 }
 

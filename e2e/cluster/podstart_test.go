@@ -23,7 +23,7 @@ import (
 //
 //	make bench-cluster   # -benchtime 10x
 func BenchmarkPodStart(b *testing.B) {
-	s := needB(b)
+	s := need(b)
 	rb := bed.NewRunbook("bench")
 	backend := s.Bed.Backends["gcp"]
 	for _, injected := range []bool{false, true} {
@@ -90,14 +90,6 @@ func (s *suite) createToReady(ctx context.Context, pod *corev1.Pod) (time.Durati
 		}
 	}
 	return 0, fmt.Errorf("pod %s not Ready: %w", pod.Name, ctx.Err())
-}
-
-func needB(b *testing.B) *suite {
-	b.Helper()
-	if setupErr != nil {
-		b.Skipf("cluster suite: %v", setupErr)
-	}
-	return the
 }
 
 func (s *suite) benchNamespace(b *testing.B) string {

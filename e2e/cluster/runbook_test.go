@@ -2,9 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -276,15 +273,11 @@ func dbUser(t *testing.T, ctx context.Context, p corev1.Pod) string {
 // roleExists asks PostgreSQL itself.
 func (s *suite) roleExists(t *testing.T, ctx context.Context, role string) bool {
 	t.Helper()
-	e := s.Bed.Vault.Env
-	cmd := exec.CommandContext(ctx, e.PSQL, "-h", e.PGHost, "-p", e.PGPort, "-U", e.PGUser, "-d", e.PGDatabase, "-tAc",
-		fmt.Sprintf("select count(*) from pg_roles where rolname = '%s'", strings.ReplaceAll(role, "'", "")))
-	cmd.Env = append(os.Environ(), "PGPASSWORD="+e.PGPassword)
-	out, err := cmd.CombinedOutput()
+	ok, err := s.Bed.Vault.Env.RoleExists(ctx, role)
 	if err != nil {
-		t.Fatalf("psql: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out)) != "0"
+	return ok
 }
 
 // Vault Kubernetes auth: the kubelet's projected token (audience vault)

@@ -35,8 +35,8 @@ func (c *Cluster) Exposed(ctx context.Context, ns string) ([]string, error) {
 				texts = append(texts, string(b))
 			}
 		}
-		if p.Status.PodIP != "" && p.Status.Phase == corev1.PodRunning {
-			if m, err := scrape(ctx, fmt.Sprintf("http://%s:%d/metrics", p.Status.PodIP, injector.MetricsPort)); err == nil {
+		if p.Status.Phase == corev1.PodRunning {
+			if m, err := AgentMetrics(ctx, p); err == nil {
 				texts = append(texts, m)
 			}
 		}
@@ -67,7 +67,13 @@ func Leaked(texts, values []string) int {
 	return n
 }
 
-func scrape(ctx context.Context, url string) (string, error) {
+// AgentMetrics scrapes the agent's metrics port of pod p (the host routes
+// to pod IPs).
+func AgentMetrics(ctx context.Context, p corev1.Pod) (string, error) {
+	if p.Status.PodIP == "" {
+		return "", fmt.Errorf("pod %s has no IP", p.Name)
+	}
+	url := fmt.Sprintf("http://%s:%d/metrics", p.Status.PodIP, injector.MetricsPort)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "", err

@@ -13,9 +13,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"syscall"
 )
 
 // Command is one subcommand: it parses its own flags from args.
@@ -38,6 +41,15 @@ type Program struct {
 	// UsageErrors are sentinels that mark an error in the command line
 	// itself: such an error exits 2, as an unknown command does.
 	UsageErrors []error
+}
+
+// Exit runs the process: Main on os.Args with the standard streams, until
+// SIGINT or SIGTERM ends its context, then exits with Main's code.
+func (p Program) Exit() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := p.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // Main runs the subcommand args name and returns the process's exit

@@ -97,3 +97,13 @@ func (e *Env) psql(ctx context.Context, user, password, sql string) (string, err
 	}
 	return stdout.String(), nil
 }
+
+// RoleExists says whether PostgreSQL has a role named role: a revoked
+// lease's role must be gone.
+func (e *Env) RoleExists(ctx context.Context, role string) (bool, error) {
+	out, err := e.PGQuery(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = '"+strings.ReplaceAll(role, "'", "''")+"'")
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(out) != "0", nil
+}
