@@ -31,6 +31,9 @@ type Secret struct {
 	// Lease is set when the value expires unless renewed (Vault dynamic
 	// credentials).
 	Lease *Lease
+	// Validity is set when the value itself expires and cannot be
+	// renewed (a certificate from an Issuer).
+	Validity *Validity
 }
 
 // Lease is a time-limited grant that comes with a secret.

@@ -37,7 +37,7 @@ const (
 // Lazy implements every optional interface; those the opened backend
 // lacks answer as a backend without them would: Version with
 // ErrNotVersioned, Watch returns nil, KeepAlive, HoldLease and Revoke
-// fail.
+// fail, Issue answers ErrNotFound.
 type Lazy struct {
 	open Opener
 	log  *slog.Logger
@@ -64,6 +64,7 @@ var (
 	_ LeaseKeeper = (*Lazy)(nil)
 	_ LeaseHolder = (*Lazy)(nil)
 	_ Closer      = (*Lazy)(nil)
+	_ Issuer      = (*Lazy)(nil)
 )
 
 // NewLazy returns a backend that opens with open at its first use. A nil
@@ -188,6 +189,20 @@ func (l *Lazy) Watch(ctx context.Context, changed func()) error {
 		return w.Watch(ctx, changed)
 	}
 	return nil
+}
+
+// Issue issues a certificate through the opened backend; a backend that
+// issues none answers ErrNotFound (asking again will not help).
+func (l *Lazy) Issue(ctx context.Context, ref string, req CertRequest) (Secret, error) {
+	b, err := l.get(ctx)
+	if err != nil {
+		return Secret{}, err
+	}
+	is, ok := b.(Issuer)
+	if !ok {
+		return Secret{}, fmt.Errorf("certificate %q: this backend issues no certificates: %w", ref, ErrNotFound)
+	}
+	return is.Issue(ctx, ref, req)
 }
 
 // KeepAlive keeps a lease of the opened backend.

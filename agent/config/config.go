@@ -175,6 +175,11 @@ type Secret struct {
 	Optional bool `json:"optional,omitempty"`
 	// RefreshInterval overrides Config.RefreshInterval.
 	RefreshInterval Duration `json:"refreshInterval,omitempty"`
+	// Certificate, when set, makes this secret a certificate issued for
+	// the pod (backend vault, Ref a PKI issuing path). It is issued anew
+	// at about 2/3 of its validity rather than polled; Format defaults to
+	// json (files cert.pem, key.pem, ca.pem under Name).
+	Certificate *Certificate `json:"certificate,omitempty"`
 }
 
 // Owner is a numeric uid/gid pair for written files.
@@ -270,6 +275,9 @@ func (c *Config) Normalize(getenv func(string) string) {
 	}
 	for i := range c.Secrets {
 		s := &c.Secrets[i]
+		if s.Format == "" && s.Certificate != nil {
+			s.Format = FormatJSON
+		}
 		if s.Format == "" {
 			s.Format = FormatRaw
 		}
@@ -370,6 +378,18 @@ func (c *Config) Validate() error {
 		}
 		if s.Owner != nil && (s.Owner.UID < 0 || s.Owner.GID < 0) {
 			add("%s.owner: uid and gid must not be negative", where)
+		}
+		if s.Certificate != nil {
+			if c.Backend.Type != BackendVault {
+				add("%s.certificate: certificates are issued by backend vault (its PKI engine), not %s", where, c.Backend.Type)
+			}
+			if err := ValidateIssueRef(s.Ref); err != nil {
+				add("%s.ref: with certificate, %v", where, err)
+			}
+			if s.Format != FormatJSON && s.Format != FormatTemplate {
+				add("%s.format: a certificate is written as json (cert.pem, key.pem, ca.pem) or template, not %s", where, s.Format)
+			}
+			s.Certificate.validate(where+".certificate", add)
 		}
 	}
 	return errors.Join(errs...)

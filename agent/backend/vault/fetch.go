@@ -23,6 +23,11 @@ func (b *Backend) Fetch(ctx context.Context, ref string) (backend.Secret, error)
 	if err != nil {
 		return backend.Secret{}, err
 	}
+	if m.kind == "pki" && strings.HasPrefix(m.rest(r.path), "issue/") {
+		// Reading an issuing path would only be refused (405): say what
+		// is missing instead.
+		return backend.Secret{}, invalidRef(ref, errors.New("a PKI issuing path: a certificate needs the secret's certificate settings (annotation cert-common-name-<name>, or certificate in the agent config)"))
+	}
 	var sec backend.Secret
 	switch m.kvVersion {
 	case 2:
