@@ -110,6 +110,10 @@ type secretState struct {
 	// writeFailures counts writes refused in a row with this secret's new
 	// files, so that retries back off although each fetch succeeds.
 	writeFailures int
+	// validity is the held certificate's (certificates only), and
+	// renewAt when the next one is issued (see certs.go).
+	validity *backend.Validity
+	renewAt  time.Time
 }
 
 // Options are the parts an Agent is built from.

@@ -194,6 +194,9 @@ func kick(st *secretState) {
 // nextDelay is the refresh interval with ±10% jitter for a healthy secret,
 // and exponential backoff with jitter for a failing one.
 func (a *Agent) nextDelay(st *secretState) time.Duration {
+	if st.spec.Certificate != nil {
+		return a.certDelay(st)
+	}
 	a.mu.Lock()
 	ok, failures := st.ok, st.failures
 	a.mu.Unlock()

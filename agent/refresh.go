@@ -23,6 +23,9 @@ const fetchTimeout = 30 * time.Second
 func (a *Agent) refresh(ctx context.Context, st *secretState, force bool) (changed bool) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
+	if st.spec.Certificate != nil {
+		return a.refreshCert(ctx, st, force)
+	}
 	name, ref := st.spec.Name, st.spec.Ref
 
 	a.mu.Lock()
@@ -109,9 +112,14 @@ func (a *Agent) fail(st *secretState, err error) (changed bool) {
 	}
 	closed := result != metrics.ResultError
 	a.mu.Lock()
+	// A certificate is kept, whatever the failure, until it expires:
+	// removing it would not revoke it (certs.go).
+	kept := keepsCert(st, time.Now())
+	closed = closed && !kept
 	changed = closed && st.files != nil
 	if closed {
 		st.files, st.version, st.lease = nil, "", nil
+		st.validity, st.renewAt = nil, time.Time{}
 	}
 	st.ok, st.result, st.lastError = false, result, err.Error()
 	st.failures++
@@ -120,8 +128,11 @@ func (a *Agent) fail(st *secretState, err error) (changed bool) {
 	a.metrics.Status(st.spec.Name, a.backendName, false, time.Now())
 	if closed {
 		a.metrics.LeaseExpiry.DeleteLabelValues(st.spec.Name, a.backendName)
+		a.metrics.CertExpiry.DeleteLabelValues(st.spec.Name, a.backendName)
 		a.log.Warn("secret gone or denied; its files are removed until it is provisioned again",
 			"secret", st.spec.Name, "result", result, "err", err)
+	} else if kept {
+		a.log.Warn("issuing a certificate failed; keeping the current one until it expires", "secret", st.spec.Name, "result", result, "err", err)
 	} else {
 		a.log.Warn("refreshing secret failed; keeping its last good value", "secret", st.spec.Name, "err", err)
 	}

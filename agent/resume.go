@@ -40,6 +40,14 @@ type savedSecret struct {
 	Version string      `json:"version"`
 	Files   []savedFile `json:"files"`
 	Lease   *savedLease `json:"lease,omitempty"`
+	// Validity is a certificate's, so that the sidecar keeps the one the
+	// init container issued until its renewal time.
+	Validity *savedValidity `json:"validity,omitempty"`
+}
+
+type savedValidity struct {
+	NotBefore time.Time `json:"notBefore"`
+	NotAfter  time.Time `json:"notAfter"`
 }
 
 type savedFile struct {
@@ -67,6 +75,9 @@ func (a *Agent) stateFile() sink.File {
 		}
 		if st.lease != nil {
 			saved.Lease = &savedLease{ID: st.lease.ID, Renewable: st.lease.Renewable}
+		}
+		if st.validity != nil {
+			saved.Validity = &savedValidity{NotBefore: st.validity.NotBefore, NotAfter: st.validity.NotAfter}
 		}
 		s.Secrets[st.spec.Name] = saved
 	}
@@ -114,6 +125,10 @@ func (a *Agent) resume() map[string]retiringLease {
 		}
 		st.files, st.version = files, saved.Version
 		st.writtenFiles, st.writtenVersion = files, saved.Version
+		if v := saved.Validity; v != nil && st.spec.Certificate != nil {
+			validity := backend.Validity{NotBefore: v.NotBefore, NotAfter: v.NotAfter}
+			st.validity, st.renewAt = &validity, certRenewAt(validity, now, certJitter(validity))
+		}
 		if saved.Lease != nil {
 			// Held only until the first refresh replaces it.
 			st.lease = &backend.Lease{ID: saved.Lease.ID, Renewable: saved.Lease.Renewable, Expiry: now}
@@ -164,6 +179,9 @@ func (a *Agent) validateState(s savedState) error {
 		}
 		if !validStateID(saved.Version, true) {
 			bad("version is too long or holds characters other than printable ASCII")
+		}
+		if v := saved.Validity; v != nil && (v.NotBefore.IsZero() || v.NotAfter.Before(v.NotBefore)) {
+			bad("validity does not end after it begins")
 		}
 		if l := saved.Lease; l != nil && !validStateID(l.ID, false) {
 			bad("lease id is empty, too long or holds characters other than printable ASCII")

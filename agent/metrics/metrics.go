@@ -31,6 +31,9 @@ type Agent struct {
 	LeaseRenewals    *prometheus.CounterVec
 	LeaseRevocations *prometheus.CounterVec
 	Writes           *prometheus.CounterVec
+	// CertExpiry is each certificate's NotAfter, while its files are on
+	// the volume.
+	CertExpiry *prometheus.GaugeVec
 }
 
 // Names of every metric the agent exports; the chart's dashboard and alerts
@@ -45,6 +48,7 @@ var Names = []string{
 	"secret_lease_renewals_total",
 	"secret_lease_revocations_total",
 	"secret_volume_writes_total",
+	"secret_certificate_expiry_timestamp_seconds",
 }
 
 // New creates the agent's metrics and registers them with reg.
@@ -88,9 +92,13 @@ func New(reg prometheus.Registerer) *Agent {
 			Name: "secret_volume_writes_total",
 			Help: "Swaps of the shared volume's payload by result.",
 		}, []string{"result"}),
+		CertExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "secret_certificate_expiry_timestamp_seconds",
+			Help: "Unix time at which the certificate on the volume expires (its NotAfter); a new one is issued at about 2/3 of its validity.",
+		}, secretLabels),
 	}
 	reg.MustRegister(m.RotationStatus, m.LastSuccess, m.Refreshes, m.FetchDuration,
-		m.Notifications, m.LeaseExpiry, m.LeaseRenewals, m.LeaseRevocations, m.Writes)
+		m.Notifications, m.LeaseExpiry, m.LeaseRenewals, m.LeaseRevocations, m.Writes, m.CertExpiry)
 	return m
 }
 

@@ -22,6 +22,7 @@ func populated(t *testing.T) (*prometheus.Registry, *Agent) {
 	m.LeaseRenewals.WithLabelValues("db", "vault", ResultOK).Inc()
 	m.LeaseRevocations.WithLabelValues("db", "vault", ResultOK).Inc()
 	m.Writes.WithLabelValues(ResultOK).Inc()
+	m.CertExpiry.WithLabelValues("web-tls", "vault").Set(1)
 	return reg, m
 }
 
