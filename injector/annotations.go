@@ -182,6 +182,37 @@ const (
 	//
 	//	secrets.tradepulse.io/refresh-interval-exchange-binance-api-key: 30s
 	AnnotationRefreshIntervalPrefix = Prefix + "refresh-interval-"
+
+	// AnnotationCertCommonNamePrefix makes the secret a certificate issued
+	// for the pod by Vault's PKI engine (backend vault; secret-<name> is an
+	// issuing path, <mount>/issue/<role>) and is its common name: a DNS
+	// name (a leading "*." allowed) or an e-mail address, at most 64
+	// characters. Any cert-* key makes the secret a certificate; its
+	// format defaults to json: <name>/cert.pem, <name>/key.pem and
+	// <name>/ca.pem, issued anew at about 2/3 of the certificate's
+	// validity. The role decides what it signs.
+	//
+	//	secrets.tradepulse.io/cert-common-name-web-tls: web.trading.svc
+	AnnotationCertCommonNamePrefix = Prefix + "cert-common-name-"
+
+	// AnnotationCertAltNamesPrefix lists the certificate's DNS subject
+	// alternative names, comma-separated (at most 32).
+	//
+	//	secrets.tradepulse.io/cert-alt-names-web-tls: web,web.trading,*.web.trading.svc
+	AnnotationCertAltNamesPrefix = Prefix + "cert-alt-names-"
+
+	// AnnotationCertIPSANsPrefix lists the certificate's IP subject
+	// alternative names, comma-separated (at most 32).
+	//
+	//	secrets.tradepulse.io/cert-ip-sans-web-tls: 127.0.0.1,::1
+	AnnotationCertIPSANsPrefix = Prefix + "cert-ip-sans-"
+
+	// AnnotationCertTTLPrefix is the certificate's requested lifetime, a
+	// Go duration from 1s to 87600h; default the role's. The role's
+	// max_ttl caps it.
+	//
+	//	secrets.tradepulse.io/cert-ttl-web-tls: 24h
+	AnnotationCertTTLPrefix = Prefix + "cert-ttl-"
 )
 
 // Annotation values with a fixed meaning.
@@ -219,5 +250,6 @@ var podKeys = []string{
 var secretKeyPrefixes = []string{
 	AnnotationSecretPrefix, AnnotationFormatPrefix, AnnotationTemplatePrefix,
 	AnnotationFieldsPrefix, AnnotationFileModePrefix, AnnotationOptionalPrefix,
-	AnnotationRefreshIntervalPrefix,
+	AnnotationRefreshIntervalPrefix, AnnotationCertCommonNamePrefix,
+	AnnotationCertAltNamesPrefix, AnnotationCertIPSANsPrefix, AnnotationCertTTLPrefix,
 }

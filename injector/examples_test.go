@@ -263,6 +263,9 @@ func (e tableExample) annotations() map[string]string {
 		ann[AnnotationBackend] = config.BackendVault
 	case key == "aws-region":
 		ann[AnnotationBackend] = config.BackendAWS
+	case strings.HasPrefix(key, "cert-"):
+		ann[AnnotationBackend] = config.BackendVault
+		ann[AnnotationSecretPrefix+"x"] = "pki/issue/web"
 	case key == "template-x":
 		ann[AnnotationFormatPrefix+"x"] = config.FormatTemplate
 	case key == "fields-x":

@@ -70,6 +70,11 @@ func (p *parser) secret(name string, vals map[string]string) (config.Secret, boo
 		p.add(key(AnnotationSecretPrefix), "%s", r)
 	}
 
+	cert := isCertificate(vals)
+	if cert {
+		// A certificate's files: <name>/cert.pem, key.pem, ca.pem.
+		s.Format = config.FormatJSON
+	}
 	if f, ok := vals[AnnotationFormatPrefix]; ok {
 		if !slices.Contains(config.Formats, f) {
 			p.add(key(AnnotationFormatPrefix), "%s is not one of %s", quote(f), strings.Join(config.Formats, ", "))
@@ -128,6 +133,9 @@ func (p *parser) secret(name string, vals map[string]string) (config.Secret, boo
 			p.add(key(AnnotationRefreshIntervalPrefix), "%s", r)
 		}
 		s.RefreshInterval = config.Duration(d)
+	}
+	if cert {
+		p.certificate(&s, vals)
 	}
 	return s, len(p.probs) == before
 }
