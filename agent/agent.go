@@ -114,6 +114,8 @@ type secretState struct {
 	// renewAt when the next one is issued (see certs.go).
 	validity *backend.Validity
 	renewAt  time.Time
+	// writtenValidity is the validity of the certificate in writtenFiles.
+	writtenValidity *backend.Validity
 }
 
 // Options are the parts an Agent is built from.
@@ -207,6 +209,7 @@ func (a *Agent) write(tell bool) (bool, error) {
 	} else {
 		for _, st := range a.secrets {
 			st.writtenFiles, st.writtenVersion, st.writeFailures = st.files, st.version, 0
+			st.writtenValidity = st.validity
 		}
 	}
 	a.mu.Unlock()
@@ -239,6 +242,7 @@ func (a *Agent) writeFailed(err error) {
 			continue
 		}
 		st.files, st.version = st.writtenFiles, st.writtenVersion
+		st.validity = st.writtenValidity
 		st.writeFailures++
 		st.ok, st.result, st.failures = false, metrics.ResultError, st.writeFailures
 		st.lastError = "secret " + st.spec.Name + ": not written: " + reason

@@ -59,9 +59,21 @@ func (a *Agent) refreshCert(ctx context.Context, st *secretState, force bool) (c
 	a.mu.Lock()
 	present, held, v, renewAt := st.files != nil, st.version, st.validity, st.renewAt
 	a.mu.Unlock()
-	if present && v != nil && !now.Before(v.NotAfter) {
+	expired := present && v != nil && !now.Before(v.NotAfter)
+	if expired {
 		changed = a.expireCert(st, v.NotAfter)
 		present = false
+	}
+	// failed records a failure; status keeps saying that the certificate
+	// expired, and why no new one came.
+	failed := func(err error) bool {
+		c := a.fail(st, err)
+		if expired {
+			a.mu.Lock()
+			st.lastError = expiredMessage(v.NotAfter) + "; last attempt: " + st.lastError
+			a.mu.Unlock()
+		}
+		return c || changed
 	}
 	if !force && present && v != nil && now.Before(renewAt) {
 		a.succeed(st, held, nil, nil, metrics.ResultUnchanged)
@@ -72,7 +84,7 @@ func (a *Agent) refreshCert(ctx context.Context, st *secretState, force bool) (c
 	spec := st.spec
 	issuer, ok := a.backend.(backend.Issuer)
 	if !ok {
-		return a.fail(st, fmt.Errorf("certificate %q: backend %s issues no certificates: %w", spec.Ref, a.backendName, backend.ErrNotFound)) || changed
+		return failed(fmt.Errorf("certificate %q: backend %s issues no certificates: %w", spec.Ref, a.backendName, backend.ErrNotFound))
 	}
 	c := spec.Certificate
 	start := time.Now()
@@ -87,11 +99,11 @@ func (a *Agent) refreshCert(ctx context.Context, st *secretState, force bool) (c
 		err = fmt.Errorf("certificate %q: the backend gave no validity, will retry", spec.Ref)
 	}
 	if err != nil {
-		return a.fail(st, err) || changed
+		return failed(err)
 	}
 	files, err := render.Render(spec, sec.Data, sec.Version)
 	if err != nil {
-		return a.fail(st, err) || changed
+		return failed(err)
 	}
 	validity := *sec.Validity
 	next := certRenewAt(validity, now, certJitter(validity))
@@ -110,19 +122,18 @@ func (a *Agent) refreshCert(ctx context.Context, st *secretState, force bool) (c
 func (a *Agent) expireCert(st *secretState, notAfter time.Time) bool {
 	a.mu.Lock()
 	changed := st.files != nil
-	last := st.lastError
 	st.files, st.version, st.validity, st.renewAt = nil, "", nil, time.Time{}
-	st.ok, st.result = false, metrics.ResultError
-	st.lastError = "certificate expired at " + notAfter.UTC().Format(time.RFC3339) + " before a new one could be issued"
-	if last != "" {
-		st.lastError += ": " + last
-	}
+	st.ok, st.result, st.lastError = false, metrics.ResultError, expiredMessage(notAfter)
 	a.mu.Unlock()
 	a.metrics.Status(st.spec.Name, a.backendName, false, time.Now())
 	a.metrics.CertExpiry.DeleteLabelValues(st.spec.Name, a.backendName)
 	a.log.Warn("certificate expired before a new one could be issued; its files are removed until one is",
 		"secret", st.spec.Name, "notAfter", notAfter.UTC().Format(time.RFC3339))
 	return changed
+}
+
+func expiredMessage(notAfter time.Time) string {
+	return "certificate expired at " + notAfter.UTC().Format(time.RFC3339) + " before a new one could be issued; its files are removed"
 }
 
 // keepsCert reports whether a failing certificate keeps its files: it

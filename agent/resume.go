@@ -128,6 +128,7 @@ func (a *Agent) resume() map[string]retiringLease {
 		if v := saved.Validity; v != nil && st.spec.Certificate != nil {
 			validity := backend.Validity{NotBefore: v.NotBefore, NotAfter: v.NotAfter}
 			st.validity, st.renewAt = &validity, certRenewAt(validity, now, certJitter(validity))
+			st.writtenValidity = st.validity
 		}
 		if saved.Lease != nil {
 			// Held only until the first refresh replaces it.

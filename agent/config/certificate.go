@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -59,40 +60,49 @@ func ValidateIssueRef(ref string) error {
 // ValidateCommonName checks a CN: a DNS name (a leading "*." allowed) or
 // an e-mail address, at most MaxCommonNameLength characters. Vault's
 // roles enforce hostnames by default; a role with enforce_hostnames=false
-// allows more than this, which a pod does not need.
+// allows more than this, which a pod does not need. The error says why
+// without repeating the name: callers show it, cut short.
 func ValidateCommonName(cn string) error {
 	if len(cn) > MaxCommonNameLength {
-		return fmt.Errorf("%q is longer than %d characters, the most X.509 allows a common name", cn, MaxCommonNameLength)
+		return fmt.Errorf("is longer than %d characters, the most X.509 allows a common name", MaxCommonNameLength)
 	}
 	if local, domain, ok := strings.Cut(cn, "@"); ok {
-		if local == "" || strings.ContainsAny(local, " \"(),:;<>@[\\]") || hasControl(local) || !printable(local) || dnsNameProblem(domain, false) != "" {
-			return fmt.Errorf("%q is not a DNS name or an e-mail address", cn)
+		if local == "" || strings.ContainsAny(local, " \"(),:;<>@[\\]") || !printable(local) || dnsNameProblem(domain, false) != "" {
+			return errors.New("is not a DNS name or an e-mail address")
 		}
 		return nil
 	}
 	if r := dnsNameProblem(cn, true); r != "" {
-		return fmt.Errorf("%q is not a DNS name (%s)", cn, r)
+		return fmt.Errorf("is not a DNS name (%s)", r)
 	}
 	return nil
 }
 
 // ValidateDNSName checks a DNS subject alternative name; a leading "*."
-// (a wildcard) is allowed.
+// (a wildcard) is allowed. The error does not repeat the name.
 func ValidateDNSName(name string) error {
 	if r := dnsNameProblem(name, true); r != "" {
-		return fmt.Errorf("%q is not a DNS name (%s)", name, r)
+		return fmt.Errorf("is not a DNS name (%s)", r)
 	}
 	return nil
 }
 
 // ValidateIPSAN checks an IP address subject alternative name: IPv4 or
-// IPv6, without a zone.
+// IPv6, without a zone. The error does not repeat the address.
 func ValidateIPSAN(ip string) error {
 	a, err := netip.ParseAddr(ip)
 	if err != nil || a.Zone() != "" {
-		return fmt.Errorf("%q is not an IP address such as 10.0.0.7 or fd00::7", ip)
+		return errors.New("is not an IP address such as 10.0.0.7 or fd00::7")
 	}
 	return nil
+}
+
+// shortQuote quotes a name for an error, cut at 64 bytes.
+func shortQuote(s string) string {
+	if len(s) > 64 {
+		return strconv.Quote(strings.ToValidUTF8(s[:64], "")) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // dnsNameProblem says what is wrong with a DNS name, "" if nothing:
@@ -139,7 +149,7 @@ func printable(s string) bool {
 func (c *Certificate) validate(where string, add func(string, ...any)) {
 	if c.CommonName != "" {
 		if err := ValidateCommonName(c.CommonName); err != nil {
-			add("%s.commonName: %v", where, err)
+			add("%s.commonName: %s %v", where, shortQuote(c.CommonName), err)
 		}
 	}
 	if len(c.AltNames) > MaxAltNames {
@@ -147,7 +157,7 @@ func (c *Certificate) validate(where string, add func(string, ...any)) {
 	} else {
 		for i, n := range c.AltNames {
 			if err := ValidateDNSName(n); err != nil {
-				add("%s.altNames[%d]: %v", where, i, err)
+				add("%s.altNames[%d]: %s %v", where, i, shortQuote(n), err)
 			}
 		}
 	}
@@ -156,7 +166,7 @@ func (c *Certificate) validate(where string, add func(string, ...any)) {
 	} else {
 		for i, ip := range c.IPSANs {
 			if err := ValidateIPSAN(ip); err != nil {
-				add("%s.ipSANs[%d]: %v", where, i, err)
+				add("%s.ipSANs[%d]: %s %v", where, i, shortQuote(ip), err)
 			}
 		}
 	}
