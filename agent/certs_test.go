@@ -248,8 +248,9 @@ func TestCertificateResumedNotReissued(t *testing.T) {
 		if n := f.count(); n != 1 || !sidecar.Ready() {
 			t.Errorf("%d certificates issued, ready %v: want the init container's kept", n, sidecar.Ready())
 		}
-		if v := sidecar.Status().Secrets[0].Version; v != "serial-1" {
-			t.Errorf("sidecar holds %q, want serial-1", v)
+		st := sidecar.Status().Secrets[0]
+		if c := st.Certificate; st.Version != "serial-1" || c == nil || !c.RenewAt.After(time.Now()) || !c.NotAfter.After(c.RenewAt) {
+			t.Errorf("sidecar status %+v (certificate %+v), want serial-1 due for renewal before it expires", st, c)
 		}
 		cancel()
 		<-done

@@ -36,6 +36,9 @@ func (a *Agent) secretStatus(st *secretState) admin.SecretStatus {
 	for _, f := range st.files {
 		ss.Files = append(ss.Files, f.Path)
 	}
+	if v := st.validity; v != nil && st.files != nil {
+		ss.Certificate = &admin.CertificateStatus{NotBefore: v.NotBefore, NotAfter: v.NotAfter, RenewAt: st.renewAt}
+	}
 	if l := st.lease; l != nil {
 		ss.Lease = &admin.LeaseStatus{
 			ID:         l.ID,

@@ -29,6 +29,17 @@ type SecretStatus struct {
 	// label: updated, unchanged, not_found, denied, error).
 	Result string       `json:"result,omitempty"`
 	Lease  *LeaseStatus `json:"lease,omitempty"`
+	// Certificate is set for a certificate on the volume (Vault PKI).
+	Certificate *CertificateStatus `json:"certificate,omitempty"`
+}
+
+// CertificateStatus describes the certificate on the volume, never its
+// key: its validity (Version is its serial number) and when the agent
+// issues the next one.
+type CertificateStatus struct {
+	NotBefore time.Time `json:"notBefore"`
+	NotAfter  time.Time `json:"notAfter"`
+	RenewAt   time.Time `json:"renewAt"`
 }
 
 // LeaseStatus describes a secret's lease, never its credentials.
