@@ -152,6 +152,10 @@ type AWSBackend struct {
 	Region string `json:"region,omitempty"`
 	// Endpoint overrides the API endpoint (tests, VPC endpoints).
 	Endpoint string `json:"endpoint,omitempty"`
+	// RoleARN is a role the agent assumes with STS AssumeRole, using the
+	// default chain's credentials (the pod's identity) as the source:
+	// cross-account access. Empty uses the pod's identity directly.
+	RoleARN string `json:"roleARN,omitempty"`
 }
 
 // Secret is one secret to fetch and render.
