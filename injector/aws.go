@@ -71,8 +71,8 @@ const EKSSkipContainersAnnotation = "eks.amazonaws.com/skip-containers"
 // it assumes a role: at admission the pod often has no name yet (a
 // ReplicaSet's pods have only generateName).
 const (
-	EnvPodName      = "SECRET_INJECTOR_POD_NAME"
-	EnvPodNamespace = "SECRET_INJECTOR_POD_NAMESPACE"
+	EnvPodName      = config.PodNameEnvVar
+	EnvPodNamespace = config.PodNamespaceEnvVar
 )
 
 // awsIdentity is the identity found on a pod, ready to copy.

@@ -29,6 +29,15 @@ const EnvVar = "SECRET_INJECTOR_CONFIG"
 // per-environment switch). Unset means the local .env default.
 const BackendEnvVar = "SECRET_BACKEND"
 
+// The agent's pod, from the downward API: the injector sets them where
+// the agent needs to name itself to a backend (the STS session name of an
+// assumed AWS role). At admission a pod often has no name yet, so the
+// config cannot carry it.
+const (
+	PodNameEnvVar      = "SECRET_INJECTOR_POD_NAME"
+	PodNamespaceEnvVar = "SECRET_INJECTOR_POD_NAMESPACE"
+)
+
 // Backend names.
 const (
 	BackendEnv   = "env"
