@@ -78,7 +78,7 @@ const (
 	// aws only), with the pod's own identity (IRSA, Pod Identity) as the
 	// source credentials: cross-account access. The role must match the
 	// cluster's allow-list (Options.AWSAllowedRoleARNs, chart value
-	// aws.allowedRoleARNs), else the pod is denied. The STS session is
+	// defaults.aws.allowedRoleARNs), else the pod is denied. The STS session is
 	// named after the pod.
 	//
 	//	secrets.tradepulse.io/aws-role-arn: arn:aws:iam::111122223333:role/tradepulse-secrets-reader

@@ -33,7 +33,8 @@ import (
 //     other. Our webhook's reinvocationPolicy IfNeeded (the chart's
 //     default) then calls us again, and Inject, which rebuilds the agent
 //     containers, copies the identity from the app containers once more:
-//     the result is the pod EKS left, so the reinvocation changes nothing.
+//     the result is the pod EKS left, so the reinvocation changes nothing
+//     instead of stripping the identity.
 //
 // Only the known variables and the mounts of the token files they name
 // are copied, never other environment.
@@ -301,7 +302,7 @@ func (p *parser) awsRole() string {
 		return ""
 	}
 	if !roleAllowed(v, p.opts.AWSAllowedRoleARNs) {
-		p.add(AnnotationAWSRoleARN, "%s is not in the chart's allow-list aws.allowedRoleARNs (%s); ask the cluster's operators to add it, or use the pod's own identity",
+		p.add(AnnotationAWSRoleARN, "%s is not in the chart's allow-list defaults.aws.allowedRoleARNs (%s); ask the cluster's operators to add it, or use the pod's own identity",
 			strconv.Quote(v), orNone(p.opts.AWSAllowedRoleARNs))
 		return ""
 	}
