@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,7 +80,9 @@ func TestEnvtestAWSIdentity(t *testing.T) {
 	rc, cs := apiServer(t)
 	dir := t.TempDir()
 	bundle := fileModeBundle(t, dir, certs.Bundle{}, time.Now(), []string{"127.0.0.1"})
-	w := startWebhook(t, Config{TLSMode: TLSModeFile, CertDir: dir, Injector: testInjectorOptions(), RestConfig: rc})
+	opts := testInjectorOptions()
+	opts.AWSAllowedRoleARNs = []string{"arn:aws:iam::111122223333:role/tradepulse-*"}
+	w := startWebhook(t, Config{TLSMode: TLSModeFile, CertDir: dir, Injector: opts, RestConfig: rc})
 
 	const role = "arn:aws:iam::444455556666:role/ledger"
 	identities := []struct {
@@ -170,4 +173,45 @@ func TestEnvtestAWSIdentity(t *testing.T) {
 			})
 		}
 	}
+
+	t.Run("assume-role allow-list", func(t *testing.T) {
+		const ns = "aws-assume-role"
+		createNamespace(t, cs, ns)
+		registerWebhook(t, cs, "m-secret-injector-"+ns, w.url(), ns, bundle.CACerts)
+		waitForAdmission(t, cs, ns)
+		withRole := func(role string) *corev1.Pod {
+			return testPod(func(p *corev1.Pod) {
+				p.Annotations[injector.AnnotationBackend] = "aws"
+				p.Annotations[injector.AnnotationAWSRoleARN] = role
+			})
+		}
+
+		_, err := createPod(cs, ns, withRole("arn:aws:iam::999988887777:role/tradepulse-secrets-reader"), false)
+		want := `annotation secrets.tradepulse.io/aws-role-arn: "arn:aws:iam::999988887777:role/tradepulse-secrets-reader" is not in the chart's allow-list defaults.aws.allowedRoleARNs`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("create with a role outside the allow-list: %v\nwant a denial containing %s", err, want)
+		}
+		t.Logf("denial as kubectl shows it: %v", err)
+
+		got, err := createPod(cs, ns, withRole("arn:aws:iam::111122223333:role/tradepulse-secrets-reader"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range got.Spec.InitContainers {
+			if c.Name != injector.InitContainerName {
+				continue
+			}
+			var fields []string
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+					fields = append(fields, e.Name+"="+e.ValueFrom.FieldRef.FieldPath)
+				}
+			}
+			if want := []string{"SECRET_INJECTOR_POD_NAME=metadata.name", "SECRET_INJECTOR_POD_NAMESPACE=metadata.namespace"}; !slices.Equal(fields, want) {
+				t.Errorf("init container's downward env %v, want %v", fields, want)
+			}
+			return
+		}
+		t.Fatal("created pod has no agent init container")
+	})
 }
