@@ -217,9 +217,9 @@ func podEnv() []corev1.EnvVar {
 // shorter.
 const maxRoleARNLength = 1024
 
-// roleARNRE is an IAM role ARN in any partition: account, optional path,
-// name.
-var roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/(?:[\x21-\x7e]+/)?[A-Za-z0-9+=,.@_-]{1,64}$`)
+// roleARNRE is an IAM role ARN in any partition: account, optional path
+// (printable ASCII but ':', which would add an ARN field), name.
+var roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/(?:[\x21-\x39\x3b-\x7e]+/)?[A-Za-z0-9+=,.@_-]{1,64}$`)
 
 // roleARNProblem checks an assume-role ARN's shape.
 func roleARNProblem(v string) string {

@@ -240,6 +240,8 @@ func TestAWSRoleARN(t *testing.T) {
 			`annotation secrets.tradepulse.io/aws-role-arn: "arn:aws:iam::999988887777:role/tradepulse-secrets-reader" is not in the chart's allow-list defaults.aws.allowedRoleARNs (arn:aws:iam::111122223333:role/tradepulse-*); ask the cluster's operators to add it, or use the pod's own identity`},
 		{"not a role ARN", map[string]string{AnnotationAWSRoleARN: "tradepulse-secrets-reader"},
 			`annotation secrets.tradepulse.io/aws-role-arn: "tradepulse-secrets-reader" is not an IAM role ARN such as "arn:aws:iam::111122223333:role/secrets-reader"`},
+		{"a path with a colon", map[string]string{AnnotationAWSRoleARN: "arn:aws:iam::111122223333:role/x:y/tradepulse-a"},
+			`annotation secrets.tradepulse.io/aws-role-arn: "arn:aws:iam::111122223333:role/x:y/tradepulse-a" is not an IAM role ARN such as "arn:aws:iam::111122223333:role/secrets-reader"`},
 		{"a user, not a role", map[string]string{AnnotationAWSRoleARN: "arn:aws:iam::111122223333:user/tradepulse-admin"},
 			`annotation secrets.tradepulse.io/aws-role-arn: "arn:aws:iam::111122223333:user/tradepulse-admin" is not an IAM role ARN such as "arn:aws:iam::111122223333:role/secrets-reader"`},
 		{"another backend", map[string]string{AnnotationBackend: "gcp", AnnotationAWSRoleARN: allowed},
