@@ -74,6 +74,16 @@ const (
 	//	secrets.tradepulse.io/aws-region: eu-central-1
 	AnnotationAWSRegion = Prefix + "aws-region"
 
+	// AnnotationAWSRoleARN makes the agent assume this IAM role (backend
+	// aws only), with the pod's own identity (IRSA, Pod Identity) as the
+	// source credentials: cross-account access. The role must match the
+	// cluster's allow-list (Options.AWSAllowedRoleARNs, chart value
+	// defaults.aws.allowedRoleARNs), else the pod is denied. The STS session is
+	// named after the pod.
+	//
+	//	secrets.tradepulse.io/aws-role-arn: arn:aws:iam::111122223333:role/tradepulse-secrets-reader
+	AnnotationAWSRoleARN = Prefix + "aws-role-arn"
+
 	// AnnotationMountPath is where the secrets volume is mounted, in the app
 	// and agent containers alike. Absolute, clean, not a system directory.
 	// Default: /secrets.
@@ -238,7 +248,7 @@ var Modes = []string{ModeInitSidecar, ModeInit, ModeSidecar}
 var podKeys = []string{
 	AnnotationInject, AnnotationStatus, AnnotationBackend, AnnotationMode,
 	AnnotationRefreshInterval, AnnotationVaultRole, AnnotationVaultAuthPath,
-	AnnotationVaultAddress, AnnotationGCPProject, AnnotationAWSRegion,
+	AnnotationVaultAddress, AnnotationGCPProject, AnnotationAWSRegion, AnnotationAWSRoleARN,
 	AnnotationMountPath, AnnotationContainers, AnnotationReload,
 	AnnotationOwner, AnnotationAgentImage, AnnotationAgentCPURequest,
 	AnnotationAgentMemoryRequest, AnnotationAgentMemoryLimit,

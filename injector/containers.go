@@ -108,6 +108,10 @@ func agentContainer(name, mode string, spec *Spec, opts Options, id agentIdentit
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true})
 	case config.BackendEnv:
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: EnvVolumeName, MountPath: EnvDir, ReadOnly: true})
+	case config.BackendAWS:
+		if assumesRole(spec.Config) {
+			c.Env = append(c.Env, podEnv()...)
+		}
 	}
 	return c
 }

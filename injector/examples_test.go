@@ -261,7 +261,7 @@ func (e tableExample) annotations() map[string]string {
 	switch {
 	case strings.HasPrefix(key, "vault-"):
 		ann[AnnotationBackend] = config.BackendVault
-	case key == "aws-region":
+	case key == "aws-region" || key == "aws-role-arn":
 		ann[AnnotationBackend] = config.BackendAWS
 	case strings.HasPrefix(key, "cert-"):
 		ann[AnnotationBackend] = config.BackendVault

@@ -28,8 +28,9 @@ func testOptions() Options {
 			Address:          "https://vault.vault.svc:8200",
 			AllowedAddresses: []string{"https://vault-dr.vault.svc:8200"},
 		},
-		GCPProject: "tradepulse-prod",
-		AWSRegion:  "eu-west-1",
+		GCPProject:         "tradepulse-prod",
+		AWSRegion:          "eu-west-1",
+		AWSAllowedRoleARNs: []string{"arn:aws:iam::111122223333:role/tradepulse-*"},
 	}
 }
 

@@ -292,7 +292,13 @@ func apply(pod *corev1.Pod, spec *Spec, opts Options, sel targets, configJSON st
 		}
 	}
 
+	identity := findAWSIdentity(pod)
 	init, sidecar := agentContainers(spec, opts, sel.agent, configJSON)
+	for _, c := range []*corev1.Container{init, sidecar} {
+		if c != nil {
+			identity.addTo(c)
+		}
+	}
 	var first []corev1.Container
 	if init != nil {
 		first = append(first, *init)

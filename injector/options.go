@@ -88,6 +88,13 @@ type Options struct {
 	// AWSRegion is the Secrets Manager region for backend aws; empty leaves
 	// it to the SDK's default chain.
 	AWSRegion string
+	// AWSAllowedRoleARNs are the roles a pod may assume with the
+	// aws-role-arn annotation: exact ARNs or patterns where '*' matches
+	// any run of characters within one ARN field (never a ':') and '?'
+	// one, e.g. "arn:aws:iam::111122223333:role/tradepulse-*". Empty
+	// allows none: a pod must not pick a role in another account unless
+	// the cluster's operators agreed.
+	AWSAllowedRoleARNs []string
 	// GCPEndpoint and AWSEndpoint override the cloud APIs' endpoints (private
 	// endpoints, test servers); only the cluster sets them, never a pod.
 	GCPEndpoint string
@@ -128,7 +135,7 @@ type Options struct {
 }
 
 // reservedAgentEnv are the variables the injector itself gives the agent.
-var reservedAgentEnv = map[string]bool{config.BackendEnvVar: true, config.EnvVar: true, "VAULT_ADDR": true}
+var reservedAgentEnv = map[string]bool{config.BackendEnvVar: true, config.EnvVar: true, "VAULT_ADDR": true, EnvPodName: true, EnvPodNamespace: true}
 
 // VaultDefaults are the cluster's Vault settings.
 type VaultDefaults struct {
@@ -261,6 +268,11 @@ func (o Options) Validate() error {
 	if o.AWSRegion != "" {
 		if r := awsRegionProblem(o.AWSRegion); r != "" {
 			add("aws region: %s", r)
+		}
+	}
+	for _, p := range o.AWSAllowedRoleARNs {
+		if r := rolePatternProblem(p); r != "" {
+			add("allowed aws role ARN %q: %s", p, r)
 		}
 	}
 	if o.GCPInsecure && o.GCPEndpoint == "" {

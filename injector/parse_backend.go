@@ -15,7 +15,7 @@ import (
 var backendKeys = map[string][]string{
 	config.BackendVault: {AnnotationVaultAddress, AnnotationVaultAuthPath, AnnotationVaultRole},
 	config.BackendGCP:   {AnnotationGCPProject},
-	config.BackendAWS:   {AnnotationAWSRegion},
+	config.BackendAWS:   {AnnotationAWSRegion, AnnotationAWSRoleARN},
 }
 
 // backend picks the backend and fills its block from the cluster defaults
@@ -52,7 +52,7 @@ func (p *parser) backend() config.Backend {
 			Endpoint: p.opts.GCPEndpoint, Insecure: p.opts.GCPInsecure}
 	case config.BackendAWS:
 		out.AWS = &config.AWSBackend{Region: p.value(AnnotationAWSRegion, p.opts.AWSRegion, awsRegionProblem),
-			Endpoint: p.opts.AWSEndpoint}
+			Endpoint: p.opts.AWSEndpoint, RoleARN: p.awsRole()}
 	case config.BackendEnv:
 		// In a cluster the env backend is for tests and kind clusters: the
 		// .env file comes from a pod volume named secret-injector-env (a

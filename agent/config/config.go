@@ -29,6 +29,15 @@ const EnvVar = "SECRET_INJECTOR_CONFIG"
 // per-environment switch). Unset means the local .env default.
 const BackendEnvVar = "SECRET_BACKEND"
 
+// The agent's pod, from the downward API: the injector sets them where
+// the agent needs to name itself to a backend (the STS session name of an
+// assumed AWS role). At admission a pod often has no name yet, so the
+// config cannot carry it.
+const (
+	PodNameEnvVar      = "SECRET_INJECTOR_POD_NAME"
+	PodNamespaceEnvVar = "SECRET_INJECTOR_POD_NAMESPACE"
+)
+
 // Backend names.
 const (
 	BackendEnv   = "env"
@@ -152,6 +161,10 @@ type AWSBackend struct {
 	Region string `json:"region,omitempty"`
 	// Endpoint overrides the API endpoint (tests, VPC endpoints).
 	Endpoint string `json:"endpoint,omitempty"`
+	// RoleARN is a role the agent assumes with STS AssumeRole, using the
+	// default chain's credentials (the pod's identity) as the source:
+	// cross-account access. Empty uses the pod's identity directly.
+	RoleARN string `json:"roleARN,omitempty"`
 }
 
 // Secret is one secret to fetch and render.

@@ -96,9 +96,10 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 			Role:             f["vault-role"],
 			Audience:         f["vault-audience"],
 		},
-		GCPProject:      f["gcp-project"],
-		AWSRegion:       f["aws-region"],
-		RefreshInterval: interval,
+		GCPProject:         f["gcp-project"],
+		AWSRegion:          f["aws-region"],
+		AWSAllowedRoleARNs: list(f["aws-allowed-role-arns"]),
+		RefreshInterval:    interval,
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: qty("agent-cpu-request"), corev1.ResourceMemory: qty("agent-memory-request")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: qty("agent-memory-limit")},
@@ -122,7 +123,7 @@ func TestWebhookFlags(t *testing.T) {
 		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
 		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod", "agent-uid",
 		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes", "log-format"}
-	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region", "gcp-endpoint", "aws-endpoint"}
+	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region", "gcp-endpoint", "aws-endpoint", "aws-allowed-role-arns"}
 	for _, rc := range renderCases(t) {
 		t.Run(rc.name, func(t *testing.T) {
 			objs, err := Render(helm, rc.values, testNamespace)

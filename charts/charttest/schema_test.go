@@ -93,6 +93,16 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 			want:   "at '/defaults/minRefreshInterval'",
 		},
 		{
+			name:   "allowed AWS role that is no ARN",
+			values: map[string]any{"defaults": map[string]any{"aws": map[string]any{"allowedRoleARNs": []any{"tradepulse-*"}}}},
+			want:   "at '/defaults/aws/allowedRoleARNs/0'",
+		},
+		{
+			name:   "allowed AWS roles as one comma list",
+			values: map[string]any{"defaults": map[string]any{"aws": map[string]any{"allowedRoleARNs": []any{"arn:aws:iam::1:role/a,arn:aws:iam::1:role/b"}}}},
+			want:   "at '/defaults/aws/allowedRoleARNs/0'",
+		},
+		{
 			name:   "refresh interval not a duration",
 			values: map[string]any{"defaults": map[string]any{"refreshInterval": "5 minutes"}},
 			want:   "at '/defaults/refreshInterval'",

@@ -27,6 +27,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 		enabled   string
 		allowed   string
 		vaultOK   string
+		awsRoles  string
 		pull      string
 		refresh   time.Duration
 		cpuReq    string
@@ -62,6 +63,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 	fs.StringVar(&o.GCPEndpoint, "gcp-endpoint", "", "Secret Manager endpoint override (private endpoint, test bed)")
 	fs.BoolVar(&o.GCPInsecure, "gcp-insecure", false, "plaintext gRPC without credentials to --gcp-endpoint (test beds only)")
 	fs.StringVar(&o.AWSEndpoint, "aws-endpoint", "", "Secrets Manager endpoint override (VPC endpoint, test bed)")
+	fs.StringVar(&awsRoles, "aws-allowed-role-arns", "", "comma list of IAM role ARNs, or patterns ('*' within one ARN field, '?'), pods may assume with aws-role-arn")
 	fs.Func("agent-env", "NAME=VALUE added to every agent container's environment (proxies, SDK settings); repeat it", func(kv string) error {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -99,6 +101,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 	o.EnabledBackends = splitList(enabled)
 	o.AllowedImages = splitList(allowed)
 	o.Vault.AllowedAddresses = splitList(vaultOK)
+	o.AWSAllowedRoleARNs = splitList(awsRoles)
 	o.ImagePullPolicy = corev1.PullPolicy(pull)
 	o.RefreshInterval = refresh
 	o.Resources = corev1.ResourceRequirements{

@@ -39,6 +39,8 @@ func TestWebhookFlagsRefuse(t *testing.T) {
 		{"agent env without a value", []string{"--agent-env=HTTPS_PROXY"}, `"HTTPS_PROXY": want NAME=VALUE`},
 		{"agent env overriding the config", []string{"--agent-env=SECRET_INJECTOR_CONFIG={}"}, "agent env SECRET_INJECTOR_CONFIG: set by the injector"},
 		{"agent env with a bad name", []string{"--agent-env=1X=y"}, `agent env "1X": not a valid environment variable name`},
+		{"agent env naming the pod", []string{"--agent-env=SECRET_INJECTOR_POD_NAME=x"}, "agent env SECRET_INJECTOR_POD_NAME: set by the injector"},
+		{"allowed role that is no ARN", []string{"--aws-allowed-role-arns=arn:aws:iam::111122223333:role/a,role/b"}, `allowed aws role ARN "role/b": must be a role ARN or a pattern`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := parseWebhookFlags(append(webhookBase(), tc.args...), io.Discard)
@@ -46,6 +48,18 @@ func TestWebhookFlagsRefuse(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestWebhookFlagsAWSRoles: the allow-list reaches the injector as a
+// list.
+func TestWebhookFlagsAWSRoles(t *testing.T) {
+	c, _, err := parseWebhookFlags(append(webhookBase(), "--aws-allowed-role-arns=arn:aws:iam::111122223333:role/tradepulse-*,arn:aws:iam::*:role/reader"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"arn:aws:iam::111122223333:role/tradepulse-*", "arn:aws:iam::*:role/reader"}; !reflect.DeepEqual(c.Injector.AWSAllowedRoleARNs, want) {
+		t.Errorf("AWSAllowedRoleARNs = %q, want %q", c.Injector.AWSAllowedRoleARNs, want)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,6 +48,13 @@ type Options struct {
 	// Timeout bounds each call whose context has no deadline; zero means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// RoleARN, when set, is assumed with STS AssumeRole on top of the
+	// default chain's credentials (cross-account access); the temporary
+	// credentials are cached and refreshed before they expire.
+	RoleARN string
+	// SessionName is the STS session name for RoleARN (see SessionName);
+	// empty means SessionName("", "").
+	SessionName string
 }
 
 // api is the part of the Secrets Manager client the backend uses; the SDK
@@ -62,6 +70,9 @@ type Backend struct {
 	api     api
 	log     *slog.Logger
 	timeout time.Duration
+	// roleARN is the assumed role, webIdentityRole the IRSA role
+	// (AWS_ROLE_ARN): what an STS failure names.
+	roleARN, webIdentityRole string
 }
 
 var (
@@ -88,6 +99,13 @@ func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) 
 	if cfg.Region == "" {
 		return nil, errors.New("aws backend: no region: set the backend's region or AWS_REGION")
 	}
+	if opts.RoleARN != "" {
+		session := opts.SessionName
+		if session == "" {
+			session = SessionName("", "")
+		}
+		assumeRole(&cfg, opts.RoleARN, session)
+	}
 	client := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
 		o.Retryer = aws.NopRetryer{}
 		if opts.Endpoint != "" {
@@ -98,8 +116,8 @@ func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) 
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	log.Info("aws backend ready", "region", cfg.Region, "endpoint", opts.Endpoint)
-	return &Backend{api: client, log: log, timeout: timeout}, nil
+	log.Info("aws backend ready", "region", cfg.Region, "endpoint", opts.Endpoint, "assume_role", opts.RoleARN, "session", opts.SessionName)
+	return &Backend{api: client, log: log, timeout: timeout, roleARN: opts.RoleARN, webIdentityRole: os.Getenv("AWS_ROLE_ARN")}, nil
 }
 
 // Fetch reads the value ref selects with one GetSecretValue.
@@ -119,7 +137,7 @@ func (b *Backend) Fetch(ctx context.Context, ref string) (backend.Secret, error)
 	}
 	out, err := b.api.GetSecretValue(ctx, in)
 	if err != nil {
-		err = classify(ref, "GetSecretValue", err)
+		err = b.classify(ref, "GetSecretValue", err)
 		b.log.Debug("fetch failed", "ref", ref, "error", err)
 		return backend.Secret{}, err
 	}
@@ -158,7 +176,7 @@ func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
 	defer cancel()
 	out, err := b.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.secretID)})
 	if err != nil {
-		err = classify(ref, "DescribeSecret", err)
+		err = b.classify(ref, "DescribeSecret", err)
 		b.log.Debug("version check failed", "ref", ref, "error", err)
 		return "", err
 	}
@@ -177,6 +195,15 @@ func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("aws secret %q: %w: no version carries staging label %s", ref, backend.ErrNotFound, stage)
+}
+
+// classify explains an SDK error: an STS refusal names the role,
+// anything else is the service's (see classify).
+func (b *Backend) classify(ref, op string, err error) error {
+	if e, ok := b.classifySTS(ref, err); ok {
+		return e
+	}
+	return classify(ref, op, err)
 }
 
 // deadline bounds ctx by the backend's timeout unless it has a deadline.

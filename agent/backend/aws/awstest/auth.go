@@ -30,7 +30,10 @@ var (
 // service's front door does and answers with its errors: a request
 // without a signature is MissingAuthenticationTokenException, a malformed
 // one IncompleteSignatureException.
-func checkAuth(r *http.Request) (Auth, *apiError) {
+func checkAuth(r *http.Request) (Auth, *apiError) { return checkAuthFor(r, "secretsmanager") }
+
+// checkAuthFor is checkAuth for a request to service.
+func checkAuthFor(r *http.Request, service string) (Auth, *apiError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return Auth{}, newError(CodeMissingToken, "Missing Authentication Token")
@@ -53,8 +56,8 @@ func checkAuth(r *http.Request) (Auth, *apiError) {
 		return a, newError(CodeIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
 	case !datePattern.MatchString(date) || date[:8] != a.Date:
 		return a, newError(CodeIncompleteSignature, "Credential should be scoped to a valid date matching X-Amz-Date.")
-	case a.Service != "secretsmanager":
-		return a, newError(CodeIncompleteSignature, "Credential should be scoped to correct service: 'secretsmanager'.")
+	case a.Service != service:
+		return a, newError(CodeIncompleteSignature, "Credential should be scoped to correct service: '"+service+"'.")
 	case !slices.Contains(a.SignedHeaders, "host") || !slices.Contains(a.SignedHeaders, "x-amz-date"):
 		return a, newError(CodeIncompleteSignature, "Signed headers must include 'host' and 'x-amz-date'.")
 	}

@@ -28,6 +28,10 @@ var operations = map[string]operation{
 // serveHTTP is the protocol's front door: record, check the signature,
 // wait out the latency, inject faults, then run the operation.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if isSTS(r) {
+		s.serveSTS(w, r)
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op := strings.TrimPrefix(target, targetPrefix)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -45,6 +49,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	rec := Request{Target: target, Operation: op, SecretID: id, Auth: auth}
+	if c, ok := s.issuedByKey(auth.AccessKeyID); ok {
+		rec.Role = c.RoleARN
+	}
+	if authErr == nil && s.required != "" {
+		_, authErr = s.checkCaller(r, auth, s.required, "secretsmanager:"+op, id)
+	}
 	if authErr != nil {
 		rec.AuthError = authErr.code
 	}

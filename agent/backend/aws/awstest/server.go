@@ -3,6 +3,10 @@
 // X-Amz-Target: secretsmanager.<Operation>, AWS-style JSON errors), so
 // that tests, e2e and benchmarks run the real SDK client against it.
 //
+// It also speaks STS (AssumeRole, AssumeRoleWithWebIdentity; see sts.go)
+// on the same URL, so that a test can prove a credential chain: RequireRole
+// makes Secrets Manager accept only the credentials STS issued for a role.
+//
 // It implements GetSecretValue, DescribeSecret, PutSecretValue,
 // CreateSecret, DeleteSecret and RestoreSecret with the service's staging
 // labels (AWSCURRENT, AWSPREVIOUS), scheduled deletion and ARNs. Every
@@ -33,6 +37,12 @@ type Server struct {
 	calls    map[string]int
 	requests []Request
 	now      func() time.Time
+
+	// STS (sts.go)
+	roles    map[string]*stsRole
+	required string // role whose credentials Secrets Manager demands
+	lifetime time.Duration
+	issued   []Credentials
 }
 
 // Request is what the server recorded of one request: which operation,
@@ -48,6 +58,11 @@ type Request struct {
 	// when its shape was wrong ("" when it was right).
 	Auth      Auth
 	AuthError string
+	// Role is the role whose STS-issued credentials signed a Secrets
+	// Manager request ("" for long-term keys or unknown ones).
+	Role string
+	// RoleARN and RoleSessionName are an STS request's parameters.
+	RoleARN, RoleSessionName string
 }
 
 // NewServer starts a server on 127.0.0.1. Close it when done.
@@ -57,6 +72,7 @@ func NewServer() *Server {
 		denied: map[string]bool{},
 		calls:  map[string]int{},
 		now:    time.Now,
+		roles:  map[string]*stsRole{},
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
