@@ -84,7 +84,7 @@ func (s *suite) createToReady(ctx context.Context, pod *corev1.Pod) (time.Durati
 	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		return 0, err
 	}
-	seen := map[string]time.Duration{}
+	seen := map[string]time.Duration{"admitted": time.Since(start)}
 	for ev := range w.ResultChan() {
 		if ev.Type == watch.Error {
 			return 0, fmt.Errorf("watch: %v", ev.Object)
@@ -121,13 +121,18 @@ func (s *suite) benchNamespace(b *testing.B) string {
 	return ns.Name
 }
 
-// noteMilestones records when the watch first showed each container
-// running, started or terminated, so that a slow start says which step
+// noteMilestones records when the watch first showed each pod condition
+// true and each container running, started or terminated, so that a slow start says which step
 // took the time (the API's timestamps are whole seconds).
 func noteMilestones(p *corev1.Pod, at time.Duration, seen map[string]time.Duration) {
 	note := func(key string) {
 		if _, ok := seen[key]; !ok {
 			seen[key] = at
+		}
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Status == corev1.ConditionTrue {
+			note(string(c.Type))
 		}
 	}
 	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
