@@ -237,15 +237,15 @@ func TestVaultKubernetesAuth(t *testing.T) {
 	}
 	p := createPod(t, ctx, podCase{name: "intruder", serviceAccount: sa, backend: theBed.Backends["vault"], ns: ns,
 		annotations: map[string]string{"secret-db": v.DBRef(), "format-db": "json"}})
-	eventually(t, ctx, 20*time.Second, "the init container refused by Vault", func() bool {
-		c := p.Container("secret-injector-init")
+	eventually(t, ctx, 20*time.Second, "the native sidecar refused by Vault", func() bool {
+		c := p.Container("secret-injector-agent")
 		return c != nil && strings.Contains(c.Proc.Output(), "access denied (vault answered 403)")
 	})
 	if p.App.Started() {
 		t.Fatal("the app of a pod Vault refused started")
 	}
 	if ph, _ := p.Phase(); ph != "Failed" && !strings.HasPrefix(ph, "Init:0/") {
-		t.Fatalf("the pod is %s, want it held in or failed at its first init container", ph)
+		t.Fatalf("the pod is %s, want it held in or failed at its first init container (the native sidecar's postStart hook)", ph)
 	}
 	if c := p.Container("secret-injector-agent"); c != nil {
 		t.Errorf("the sidecar of a refused pod was started")

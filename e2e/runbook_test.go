@@ -52,8 +52,8 @@ func TestBootstrap(t *testing.T) {
 		if diff := cmp.Diff(rb.Files(), got); diff != "" {
 			t.Errorf("files the app found at start (-want +got):\n%s", diff)
 		}
-		if c := p.Container("secret-injector-init"); c == nil || c.Proc.ExitCode() != 0 {
-			t.Errorf("the init container did not run to exit 0 before the app")
+		if c := p.Container("secret-injector-init"); c != nil {
+			t.Errorf("an init container ran: a native sidecar fills the volume itself before the app starts")
 		}
 		for _, s := range []string{"postgres-tls", "binance-api-key", "mlflow.env", "wandb.env"} {
 			if v := p.metric(t, ctx, "secret_rotation_status", map[string]string{"secret": s, "backend": b.Name()}); v != 1 {

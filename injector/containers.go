@@ -50,29 +50,41 @@ const (
 const tokenExpirationSeconds int64 = 3600
 
 // agentContainers builds the agent containers a spec asks for: the init
-// container first, then the sidecar. native says whether the sidecar is an
-// init container (restartPolicy Always) or a classic one.
+// container first, then the sidecar.
+//
+// A native sidecar (an init container with restartPolicy Always) fills the
+// volume itself before anything after it starts: its postStart hook,
+// `secret-injector-agent wait`, returns only once every required secret is
+// written, and the kubelet starts the next containers only after the hook.
+// So mode init+sidecar needs no init container there, and the pod starts
+// without one container's run and reaping and without a startup probe's
+// one-second period (issue #14). A classic sidecar starts beside the app,
+// so only an init container can hold the app back.
 func agentContainers(spec *Spec, opts Options, id agentIdentity, configJSON string) (init, sidecar *corev1.Container) {
-	if spec.Mode == ModeInitSidecar || spec.Mode == ModeInit {
+	if spec.Mode == ModeInit || (spec.Mode == ModeInitSidecar && !opts.NativeSidecars) {
 		c := agentContainer(InitContainerName, "init", spec, opts, id, configJSON)
 		init = &c
 	}
 	if spec.Mode == ModeInitSidecar || spec.Mode == ModeSidecar {
 		c := agentContainer(SidecarName, "sidecar", spec, opts, id, configJSON)
 		c.Ports = []corev1.ContainerPort{{Name: MetricsPortName, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP}}
-		// The startup probe passes after the first render. For a native
-		// sidecar it holds back the next init containers and the app; its
-		// budget matches the init container's timeout.
-		c.StartupProbe = httpProbe("/readyz", 1, int32(time.Duration(config.DefaultInitTimeout).Seconds()))
 		// No readiness probe: a backend outage keeps the last good files
 		// and must not take the app out of its Service.
 		c.LivenessProbe = httpProbe("/healthz", 10, 3)
 		if opts.NativeSidecars {
 			c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+			c.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{
+				Exec: &corev1.ExecAction{Command: []string{AgentBinary, "wait"}},
+			}}
 			// The app starts after the sidecar's first pass, so that pass
 			// tells it nothing (a signal would reach an app that has only
 			// just started).
 			c.Args = append(c.Args, "--native-sidecar")
+		} else {
+			// The startup probe passes after the first render, and holds
+			// the liveness probe back until then; its budget matches the
+			// init container's timeout.
+			c.StartupProbe = httpProbe("/readyz", 1, int32(time.Duration(config.DefaultInitTimeout).Seconds()))
 		}
 		sidecar = &c
 	}

@@ -171,25 +171,36 @@ func TestInjectKeepsOtherMetadata(t *testing.T) {
 // #12), so an allowed agent-image with another entrypoint still runs the
 // agent.
 func TestAgentContainersRunTheImageBinary(t *testing.T) {
-	pod := fuzzPod(validAnnotations())
-	if _, err := Inject(pod, testOptions()); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
-		if c.Name != InitContainerName && c.Name != SidecarName {
-			continue
+	for _, native := range []bool{true, false} {
+		opts := testOptions()
+		opts.NativeSidecars = native
+		pod := fuzzPod(validAnnotations())
+		if _, err := Inject(pod, opts); err != nil {
+			t.Fatal(err)
 		}
-		n++
-		if diff := cmp.Diff([]string{AgentBinary}, c.Command); diff != "" {
-			t.Errorf("%s: command (-want +got):\n%s", c.Name, diff)
+		var n int
+		for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+			if !ours(c.Name) {
+				continue
+			}
+			n++
+			if diff := cmp.Diff([]string{AgentBinary}, c.Command); diff != "" {
+				t.Errorf("native %v, %s: command (-want +got):\n%s", native, c.Name, diff)
+			}
+			if len(c.Args) == 0 || c.Args[0] != "agent" {
+				t.Errorf("native %v, %s: args = %q, want the agent subcommand first", native, c.Name, c.Args)
+			}
+			if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+				if diff := cmp.Diff([]string{AgentBinary, "wait"}, c.Lifecycle.PostStart.Exec.Command); diff != "" {
+					t.Errorf("native %v, %s: postStart hook (-want +got):\n%s", native, c.Name, diff)
+				}
+			}
 		}
-		if len(c.Args) == 0 || c.Args[0] != "agent" {
-			t.Errorf("%s: args = %q, want the agent subcommand first", c.Name, c.Args)
+		// init+sidecar: a native sidecar fills the volume itself; a
+		// classic one needs the init container.
+		if want := map[bool]int{true: 1, false: 2}[native]; n != want {
+			t.Fatalf("native %v: found %d agent containers, want %d", native, n, want)
 		}
-	}
-	if n != 2 {
-		t.Fatalf("found %d agent containers, want 2", n)
 	}
 	if AgentBinary != "/usr/local/bin/secret-injector-agent" {
 		t.Errorf("AgentBinary = %q, want the image's /usr/local/bin/secret-injector-agent", AgentBinary)
@@ -319,8 +330,8 @@ func TestAgentIdentity(t *testing.T) {
 					}
 				}
 			}
-			if agents != 2 {
-				t.Errorf("%d agent containers, want 2", agents)
+			if agents != 1 { // init+sidecar as a native sidecar
+				t.Errorf("%d agent containers, want 1", agents)
 			}
 		})
 	}

@@ -260,10 +260,11 @@ func createPod(cs kubernetes.Interface, ns string, pod *corev1.Pod, dryRun bool)
 	return cs.CoreV1().Pods(ns).Create(context.Background(), p, opts)
 }
 
-// isInjected reports whether the pod carries the agent's init container.
+// isInjected reports whether the pod carries the agent (a native sidecar
+// here, so among the init containers).
 func isInjected(p *corev1.Pod) bool {
 	for _, c := range p.Spec.InitContainers {
-		if c.Name == "secret-injector-init" {
+		if c.Name == "secret-injector-agent" {
 			return true
 		}
 	}

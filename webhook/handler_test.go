@@ -130,7 +130,7 @@ func TestHandle(t *testing.T) {
 				for _, c := range p.Spec.InitContainers {
 					names = append(names, c.Name)
 				}
-				if diff := cmp.Diff([]string{injector.InitContainerName, injector.SidecarName}, names); diff != "" {
+				if diff := cmp.Diff([]string{injector.SidecarName}, names); diff != "" {
 					t.Errorf("init containers (-want +got):\n%s", diff)
 				}
 			},

@@ -13,11 +13,13 @@ import (
 	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
-// Commands returns the agent's subcommands, agent and fetch.
+// Commands returns the agent's subcommands: agent, fetch, and wait (the
+// native sidecar's postStart hook).
 func Commands() map[string]cli.Command {
 	return map[string]cli.Command{
 		"agent": {Summary: cli.AgentCommands["agent"], Run: runAgent},
 		"fetch": {Summary: cli.AgentCommands["fetch"], Run: runFetch},
+		"wait":  {Summary: cli.AgentCommands["wait"], Run: runWait},
 	}
 }
 

@@ -109,10 +109,8 @@ func checkNotes(t *testing.T, env *envtest.Environment, helm string) {
 				return out
 			}
 			all := append(names(pod.Spec.InitContainers), names(pod.Spec.Containers)...)
-			for _, want := range []string{injector.InitContainerName, injector.SidecarName} {
-				if !slices.Contains(all, want) {
-					t.Errorf("injected pod has containers %v, want %s", all, want)
-				}
+			if !slices.Contains(all, injector.SidecarName) {
+				t.Errorf("injected pod has containers %v, want %s", all, injector.SidecarName)
 			}
 		})
 	}

@@ -30,6 +30,7 @@ var foreignMetrics = map[string][]string{
 	"kube-state-metrics": {
 		"kube_pod_init_container_status_waiting_reason",
 		"kube_pod_init_container_status_restarts_total",
+		"kube_pod_status_phase",
 	},
 	// the API server's calls to admission webhooks, by webhook name
 	"kube-apiserver": {

@@ -1,9 +1,12 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,11 +84,20 @@ func (s *suite) createToReady(ctx context.Context, pod *corev1.Pod) (time.Durati
 	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		return 0, err
 	}
+	seen := map[string]time.Duration{"admitted": time.Since(start)}
 	for ev := range w.ResultChan() {
 		if ev.Type == watch.Error {
 			return 0, fmt.Errorf("watch: %v", ev.Object)
 		}
-		if p, ok := ev.Object.(*corev1.Pod); ok && clusterbed.IsReady(*p) {
+		p, ok := ev.Object.(*corev1.Pod)
+		if !ok {
+			continue
+		}
+		noteMilestones(p, time.Since(start), seen)
+		if clusterbed.IsReady(*p) {
+			if testing.Verbose() {
+				fmt.Printf("%s: %s\n", pod.Name, milestones(seen))
+			}
 			return time.Since(start), nil
 		}
 	}
@@ -107,4 +119,39 @@ func (s *suite) benchNamespace(b *testing.B) string {
 		b.Fatal(err)
 	}
 	return ns.Name
+}
+
+// noteMilestones records when the watch first showed each pod condition
+// true and each container running, started or terminated, so that a slow start says which step
+// took the time (the API's timestamps are whole seconds).
+func noteMilestones(p *corev1.Pod, at time.Duration, seen map[string]time.Duration) {
+	note := func(key string) {
+		if _, ok := seen[key]; !ok {
+			seen[key] = at
+		}
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Status == corev1.ConditionTrue {
+			note(string(c.Type))
+		}
+	}
+	for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+		switch {
+		case cs.State.Terminated != nil:
+			note(cs.Name + " exited")
+		case cs.State.Running != nil && cs.Started != nil && *cs.Started:
+			note(cs.Name + " started")
+		case cs.State.Running != nil:
+			note(cs.Name + " running")
+		}
+	}
+}
+
+func milestones(seen map[string]time.Duration) string {
+	keys := slices.SortedFunc(maps.Keys(seen), func(a, b string) int { return cmp.Compare(seen[a], seen[b]) })
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s %dms; ", k, seen[k].Milliseconds())
+	}
+	return b.String()
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"slices"
 	"strings"
 	"time"
 
@@ -233,13 +232,16 @@ func ContainerStatus(p corev1.Pod, name string) *corev1.ContainerStatus {
 	return nil
 }
 
-// AgentsInjected says whether pod p carries both agent containers.
+// AgentsInjected says whether pod p carries the agent as a native sidecar
+// (an init container with restartPolicy Always), which fills the volume
+// before the app starts.
 func AgentsInjected(p corev1.Pod) bool {
-	var names []string
 	for _, c := range p.Spec.InitContainers {
-		names = append(names, c.Name)
+		if c.Name == injector.SidecarName && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			return true
+		}
 	}
-	return slices.Contains(names, injector.InitContainerName) && slices.Contains(names, injector.SidecarName)
+	return false
 }
 
 // IsReady says whether p's Ready condition is true.

@@ -49,6 +49,8 @@ type Container struct {
 	Proc        *proc.Process
 	AdminAddr   string
 	MetricsAddr string
+	// env is the process's environment, which an exec hook shares.
+	env []string
 }
 
 // Pod is a pod being run.
@@ -177,6 +179,9 @@ func (p *Pod) startSidecar(c *corev1.Container) error {
 	if err != nil {
 		return err
 	}
+	if h := c.Lifecycle; h != nil && h.PostStart != nil && h.PostStart.Exec != nil {
+		return p.runPostStart(c, ct, h.PostStart.Exec.Command)
+	}
 	pr := c.StartupProbe
 	if pr == nil || pr.HTTPGet == nil {
 		return nil
@@ -203,6 +208,30 @@ func (p *Pod) startSidecar(c *corev1.Container) error {
 	return fmt.Errorf("sidecar %s: startup probe %s failed %d times", c.Name, pr.HTTPGet.Path, pr.FailureThreshold)
 }
 
+// runPostStart runs a sidecar's postStart exec hook as the kubelet does:
+// in the container's environment, holding back every container after it
+// until it returns; a hook that fails fails the start. Only the agent's
+// own binary can run here.
+func (p *Pod) runPostStart(c *corev1.Container, ct *Container, command []string) error {
+	if len(command) == 0 || command[0] != c.Command[0] {
+		return fmt.Errorf("sidecar %s: postStart hook %q does not run the agent binary", c.Name, command)
+	}
+	hook, err := proc.Start(p.spec.Name+"/"+c.Name+"/postStart", p.o.Binary, command[1:], ct.env, p.dir)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-hook.Done():
+	case <-p.stopped:
+		hook.Stop(time.Second)
+		return fmt.Errorf("sidecar %s: pod stopped", c.Name)
+	}
+	if code := hook.ExitCode(); code != 0 {
+		return fmt.Errorf("sidecar %s: postStart hook exited %d: %s", c.Name, code, hook.Output())
+	}
+	return nil
+}
+
 func (p *Pod) startContainer(c *corev1.Container) (*Container, error) {
 	if !isAgent(c) {
 		return nil, fmt.Errorf("container %s: only the injected agent containers run here", c.Name)
@@ -222,6 +251,7 @@ func (p *Pod) startContainer(c *corev1.Container) (*Container, error) {
 		}
 		env = append(env, e.Name+"="+v)
 	}
+	ct.env = env
 	args := append(append([]string{}, c.Command[min(len(c.Command), 1):]...), c.Args...)
 	// Under the lock, and only while the pod is not stopped: Stop takes its
 	// list of processes under the same lock, so none starts behind it.

@@ -141,4 +141,5 @@ const AgentBinary = "secret-injector-agent"
 var AgentCommands = map[string]string{
 	"agent": "run the agent: --mode init (fill the volume, then exit) or --mode sidecar (keep it fresh)",
 	"fetch": "fetch every secret once into .secrets/ for inspection (local development)",
+	"wait":  "return once the agent in this container is ready (the native sidecar's postStart hook); fail with the reason after its initTimeout",
 }
