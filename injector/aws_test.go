@@ -114,8 +114,9 @@ func TestAWSIdentityEitherOrder(t *testing.T) {
 
 				for order, pod := range map[string]*corev1.Pod{"theirs first": theirsFirst, "ours first": reinvoked} {
 					got := agents(pod)
-					if len(got) != 2 {
-						t.Fatalf("%s: %d agent containers, want 2", order, len(got))
+					// A native sidecar needs no init container.
+					if want := map[bool]int{true: 1, false: 2}[native]; len(got) != want {
+						t.Fatalf("%s: %d agent containers, want %d", order, len(got), want)
 					}
 					for name, c := range got {
 						if diff := cmp.Diff(tt.want, identityOf(c)); diff != "" {
@@ -191,7 +192,11 @@ func TestAWSIdentityNotCopied(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := awsPod()
 			tt.setup(pod)
-			if _, err := Inject(pod, testOptions()); err != nil {
+			// Classic sidecars: an init container and a sidecar, so that
+			// skip-containers can name one of the two.
+			opts := testOptions()
+			opts.NativeSidecars = false
+			if _, err := Inject(pod, opts); err != nil {
 				t.Fatal(err)
 			}
 			got := map[string][]string{}
