@@ -63,7 +63,7 @@ func agentContainers(spec *Spec, opts Options, id agentIdentity, configJSON stri
 		// The startup probe passes after the first render. For a native
 		// sidecar it holds back the next init containers and the app; its
 		// budget matches the init container's timeout.
-		c.StartupProbe = httpProbe("/readyz", 1, int32(time.Duration(config.DefaultInitTimeout).Seconds()))
+		c.StartupProbe = httpProbe("/readyz", 1, int32(time.Duration(spec.Config.InitTimeout).Seconds()))
 		// No readiness probe: a backend outage keeps the last good files
 		// and must not take the app out of its Service.
 		c.LivenessProbe = httpProbe("/healthz", 10, 3)
@@ -106,6 +106,9 @@ func agentContainer(name, mode string, spec *Spec, opts Options, id agentIdentit
 	case config.BackendVault:
 		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_ADDR", Value: spec.Config.Backend.Vault.Address})
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true})
+		if opts.Vault.CABundle != nil {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: VaultCAVolumeName, MountPath: VaultCADir, ReadOnly: true})
+		}
 	case config.BackendEnv:
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: EnvVolumeName, MountPath: EnvDir, ReadOnly: true})
 	}
