@@ -42,14 +42,16 @@ const (
 	//	secrets.tradepulse.io/refresh-interval: 2m
 	AnnotationRefreshInterval = Prefix + "refresh-interval"
 
-	// AnnotationVaultRole is the Vault Kubernetes auth role (backend vault
-	// only). Default: the cluster's; required if the cluster has none.
+	// AnnotationVaultRole is the Vault role of the Kubernetes or JWT auth
+	// method (backend vault only). Default: the cluster's; required if the
+	// cluster has none.
 	//
 	//	secrets.tradepulse.io/vault-role: trading-engine
 	AnnotationVaultRole = Prefix + "vault-role"
 
-	// AnnotationVaultAuthPath is the Kubernetes auth method's mount path,
-	// starting with "auth/" (backend vault only). Default: the cluster's.
+	// AnnotationVaultAuthPath is the auth method's mount path, starting
+	// with "auth/" (backend vault only). Default: the cluster's mount of the
+	// pod's auth method (Options.Vault.AuthPath or JWTAuthPath).
 	//
 	//	secrets.tradepulse.io/vault-auth-path: auth/k8s-prod
 	AnnotationVaultAuthPath = Prefix + "vault-auth-path"
@@ -61,6 +63,40 @@ const (
 	//
 	//	secrets.tradepulse.io/vault-address: https://vault-dr.vault.svc:8200
 	AnnotationVaultAddress = Prefix + "vault-address"
+
+	// AnnotationVaultAuthMethod picks how the agent logs in to Vault with
+	// the pod's projected service-account token (backend vault only):
+	// kubernetes (Vault asks the API server with a TokenReview) or jwt
+	// (Vault checks the token's signature against the cluster's issuer
+	// keys; the role's bound_audiences must hold the chart's audience).
+	// Default: the cluster's (Options.Vault.AuthMethod).
+	//
+	//	secrets.tradepulse.io/vault-auth-method: jwt
+	AnnotationVaultAuthMethod = Prefix + "vault-auth-method"
+
+	// AnnotationVaultNamespace is the Vault Enterprise / HCP namespace the
+	// agent logs in and reads in (backend vault only). It must be the
+	// cluster default or one of Options.Vault.AllowedNamespaces. Default:
+	// the cluster's (none: the root namespace).
+	//
+	//	secrets.tradepulse.io/vault-namespace: trading/prod
+	AnnotationVaultNamespace = Prefix + "vault-namespace"
+
+	// AnnotationVaultRevokeOnShutdown, "true" or "false", says whether the
+	// sidecar revokes its Vault leases (dynamic credentials) when the pod
+	// stops, so that they do not outlive it (backend vault only). Default:
+	// the cluster's (Options.Vault.RevokeOnShutdown).
+	//
+	//	secrets.tradepulse.io/vault-revoke-on-shutdown: "true"
+	AnnotationVaultRevokeOnShutdown = Prefix + "vault-revoke-on-shutdown"
+
+	// AnnotationInitTimeout is how long the init container retries before
+	// it fails closed (and the native sidecar's startup probe waits): a Go
+	// duration from 10s to the cluster's maximum (Options.MaxInitTimeout,
+	// 10m). Default: the cluster's (Options.InitTimeout, 2m).
+	//
+	//	secrets.tradepulse.io/init-timeout: 5m
+	AnnotationInitTimeout = Prefix + "init-timeout"
 
 	// AnnotationGCPProject resolves short secret names (backend gcp only).
 	// Default: the cluster's.
@@ -248,7 +284,9 @@ var Modes = []string{ModeInitSidecar, ModeInit, ModeSidecar}
 var podKeys = []string{
 	AnnotationInject, AnnotationStatus, AnnotationBackend, AnnotationMode,
 	AnnotationRefreshInterval, AnnotationVaultRole, AnnotationVaultAuthPath,
-	AnnotationVaultAddress, AnnotationGCPProject, AnnotationAWSRegion, AnnotationAWSRoleARN,
+	AnnotationVaultAddress, AnnotationVaultAuthMethod, AnnotationVaultNamespace,
+	AnnotationVaultRevokeOnShutdown, AnnotationInitTimeout,
+	AnnotationGCPProject, AnnotationAWSRegion, AnnotationAWSRoleARN,
 	AnnotationMountPath, AnnotationContainers, AnnotationReload,
 	AnnotationOwner, AnnotationAgentImage, AnnotationAgentCPURequest,
 	AnnotationAgentMemoryRequest, AnnotationAgentMemoryLimit,

@@ -82,9 +82,9 @@ func agentContainers(spec *Spec, opts Options, id agentIdentity, configJSON stri
 			c.Args = append(c.Args, "--native-sidecar")
 		} else {
 			// The startup probe passes after the first render, and holds
-			// the liveness probe back until then; its budget matches the
-			// init container's timeout.
-			c.StartupProbe = httpProbe("/readyz", 1, int32(time.Duration(config.DefaultInitTimeout).Seconds()))
+			// the liveness probe back until then; its budget is the pod's
+			// init timeout.
+			c.StartupProbe = httpProbe("/readyz", 1, int32(time.Duration(spec.Config.InitTimeout).Seconds()))
 		}
 		sidecar = &c
 	}
@@ -118,6 +118,9 @@ func agentContainer(name, mode string, spec *Spec, opts Options, id agentIdentit
 	case config.BackendVault:
 		c.Env = append(c.Env, corev1.EnvVar{Name: "VAULT_ADDR", Value: spec.Config.Backend.Vault.Address})
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true})
+		if opts.Vault.CABundle != nil {
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: VaultCAVolumeName, MountPath: VaultCADir, ReadOnly: true})
+		}
 	case config.BackendEnv:
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: EnvVolumeName, MountPath: EnvDir, ReadOnly: true})
 	case config.BackendAWS:

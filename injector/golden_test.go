@@ -27,6 +27,8 @@ func testOptions() Options {
 		Vault: VaultDefaults{
 			Address:          "https://vault.vault.svc:8200",
 			AllowedAddresses: []string{"https://vault-dr.vault.svc:8200"},
+			// For the documented vault-namespace example.
+			AllowedNamespaces: []string{"trading/prod"},
 		},
 		GCPProject:         "tradepulse-prod",
 		AWSRegion:          "eu-west-1",
@@ -41,6 +43,9 @@ type optsOverride struct {
 	DefaultBackend  *string  `json:"defaultBackend"`
 	EnabledBackends []string `json:"enabledBackends"`
 	VaultRole       *string  `json:"vaultRole"`
+	// The Vault connection (vaultconn.go).
+	VaultCABundle          *VaultCABundle `json:"vaultCABundle"`
+	VaultAllowedNamespaces []string       `json:"vaultAllowedNamespaces"`
 }
 
 func caseOptions(t *testing.T, name string) Options {
@@ -65,6 +70,12 @@ func caseOptions(t *testing.T, name string) Options {
 	}
 	if o.EnabledBackends != nil {
 		opts.EnabledBackends = o.EnabledBackends
+	}
+	if o.VaultCABundle != nil {
+		opts.Vault.CABundle = o.VaultCABundle
+	}
+	if o.VaultAllowedNamespaces != nil {
+		opts.Vault.AllowedNamespaces = o.VaultAllowedNamespaces
 	}
 	if o.VaultRole != nil {
 		opts.Vault.Role = *o.VaultRole

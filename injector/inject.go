@@ -281,6 +281,11 @@ func apply(pod *corev1.Pod, spec *Spec, opts Options, sel targets, configJSON st
 	} else {
 		ps.Volumes = slices.DeleteFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == TokenVolumeName })
 	}
+	if spec.Config.Backend.Type == config.BackendVault && opts.Vault.CABundle != nil {
+		ps.Volumes = upsertVolume(ps.Volumes, vaultCAVolume(opts.Vault.CABundle))
+	} else {
+		ps.Volumes = slices.DeleteFunc(ps.Volumes, func(v corev1.Volume) bool { return v.Name == VaultCAVolumeName })
+	}
 	for i := range ps.Containers {
 		if c := &ps.Containers[i]; !ours(c.Name) {
 			c.VolumeMounts = setAppMount(c.VolumeMounts, sel.regular[c.Name], spec.Config.MountPath)

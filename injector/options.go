@@ -116,6 +116,12 @@ type Options struct {
 	// MaxSecrets is the most secrets one pod may declare; zero means
 	// DefaultMaxSecrets.
 	MaxSecrets int
+	// InitTimeout is how long the init container retries before failing
+	// closed, and the startup probe's budget; zero means the agent's
+	// default (config.DefaultInitTimeout). MaxInitTimeout bounds the
+	// init-timeout annotation; zero means DefaultMaxInitTimeout.
+	InitTimeout    time.Duration
+	MaxInitTimeout time.Duration
 	// Resources of the agent containers; empty means DefaultResources.
 	Resources corev1.ResourceRequirements
 	// VolumeSizeLimit of the secrets emptyDir; zero means
@@ -144,13 +150,31 @@ type VaultDefaults struct {
 	// AllowedAddresses are the other servers a pod may pick with the
 	// vault-address annotation (exact match).
 	AllowedAddresses []string
+	// AuthMethod is how agents log in by default: "kubernetes" (empty) or
+	// "jwt". Both present the projected service-account token.
+	AuthMethod string
 	// AuthPath is the Kubernetes auth mount; empty means "auth/kubernetes".
 	AuthPath string
-	// Role is the default Kubernetes auth role; empty makes the vault-role
+	// JWTAuthPath is the JWT auth mount; empty means "auth/jwt".
+	JWTAuthPath string
+	// Role is the default auth role; empty makes the vault-role
 	// annotation required.
 	Role string
 	// Audience of the projected service-account token; empty means "vault".
+	// A jwt role's bound_audiences must hold it.
 	Audience string
+	// Namespace is the default Vault (Enterprise, HCP) namespace; empty is
+	// the root namespace. AllowedNamespaces are the others a pod may pick
+	// with the vault-namespace annotation (exact match).
+	Namespace         string
+	AllowedNamespaces []string
+	// CABundle is the CA bundle that verifies Vault's TLS certificate,
+	// mounted into the agent containers; nil trusts the agent image's
+	// system roots.
+	CABundle *VaultCABundle
+	// RevokeOnShutdown is the default of the vault-revoke-on-shutdown
+	// annotation: the sidecar revokes its leases when the pod stops.
+	RevokeOnShutdown bool
 }
 
 // withDefaults fills the zero fields. It never mutates o's slices or maps.
@@ -167,6 +191,7 @@ func (o Options) withDefaults() Options {
 	if o.Vault.Audience == "" {
 		o.Vault.Audience = DefaultVaultAudience
 	}
+	o = o.vaultConnDefaults()
 	if o.RefreshInterval == 0 {
 		o.RefreshInterval = time.Duration(config.DefaultRefreshInterval)
 	}
@@ -255,6 +280,7 @@ func (o Options) Validate() error {
 	if r := vaultAuthPathProblem(o.Vault.AuthPath); r != "" {
 		add("vault auth path: %s", r)
 	}
+	errs = append(errs, o.vaultConnProblems()...)
 	if o.Vault.Role != "" {
 		if r := vaultRoleProblem(o.Vault.Role); r != "" {
 			add("vault role: %s", r)

@@ -101,6 +101,7 @@ func parse(ann map[string]string, opts Options) (*Spec, bool, problems) {
 	p.be = c.Backend
 	spec.Mode = p.mode()
 	c.RefreshInterval = p.refreshInterval()
+	c.InitTimeout = p.initTimeout()
 	c.MountPath = p.mountPath()
 	spec.Containers = p.containers()
 	spec.Reload, c.Notify = p.reload()

@@ -13,9 +13,10 @@ import (
 
 // backendKeys are the keys that only mean something for one backend.
 var backendKeys = map[string][]string{
-	config.BackendVault: {AnnotationVaultAddress, AnnotationVaultAuthPath, AnnotationVaultRole},
-	config.BackendGCP:   {AnnotationGCPProject},
-	config.BackendAWS:   {AnnotationAWSRegion, AnnotationAWSRoleARN},
+	config.BackendVault: {AnnotationVaultAddress, AnnotationVaultAuthPath, AnnotationVaultRole,
+		AnnotationVaultAuthMethod, AnnotationVaultNamespace, AnnotationVaultRevokeOnShutdown},
+	config.BackendGCP: {AnnotationGCPProject},
+	config.BackendAWS: {AnnotationAWSRegion, AnnotationAWSRoleARN},
 }
 
 // backend picks the backend and fills its block from the cluster defaults
@@ -78,11 +79,10 @@ func (p *parser) vault() *config.VaultBackend {
 	d := p.opts.Vault
 	v := &config.VaultBackend{
 		Address:   d.Address,
-		Auth:      "kubernetes",
-		AuthPath:  p.value(AnnotationVaultAuthPath, d.AuthPath, vaultAuthPathProblem),
 		Role:      p.value(AnnotationVaultRole, d.Role, vaultRoleProblem),
 		TokenPath: TokenPath,
 	}
+	p.vaultConn(v)
 	if a, ok := p.ann[AnnotationVaultAddress]; ok {
 		switch {
 		case vaultAddressProblem(a) != "":

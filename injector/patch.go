@@ -59,7 +59,9 @@ func patchOps(in, out *corev1.Pod) ([]Op, error) {
 			p.add(OpAdd, "/spec/shareProcessNamespace", *out.Spec.ShareProcessNamespace)
 		}
 	}
-	ownVolume := func(v *corev1.Volume) bool { return v.Name == VolumeName || v.Name == TokenVolumeName }
+	ownVolume := func(v *corev1.Volume) bool {
+		return v.Name == VolumeName || v.Name == TokenVolumeName || v.Name == VaultCAVolumeName
+	}
 	ownMount := func(m *corev1.VolumeMount) bool { return m.Name == VolumeName }
 	ownContainer := func(c *corev1.Container) bool { return ours(c.Name) }
 	if err := editList(&p, "/spec/volumes", in.Spec.Volumes, out.Spec.Volumes, ownVolume); err != nil {

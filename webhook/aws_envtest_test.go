@@ -152,8 +152,8 @@ func TestEnvtestAWSIdentity(t *testing.T) {
 						agents = append(agents, c)
 					}
 				}
-				if len(agents) != 2 {
-					t.Fatalf("created pod has %d agent containers, want 2", len(agents))
+				if len(agents) != 1 {
+					t.Fatalf("created pod has %d agent containers, want 1 (a native sidecar)", len(agents))
 				}
 				for _, c := range append(agents, got.Spec.Containers[0]) {
 					for name, want := range id.want {
@@ -198,7 +198,7 @@ func TestEnvtestAWSIdentity(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range got.Spec.InitContainers {
-			if c.Name != injector.InitContainerName {
+			if c.Name != injector.SidecarName {
 				continue
 			}
 			var fields []string
@@ -208,10 +208,10 @@ func TestEnvtestAWSIdentity(t *testing.T) {
 				}
 			}
 			if want := []string{"SECRET_INJECTOR_POD_NAME=metadata.name", "SECRET_INJECTOR_POD_NAMESPACE=metadata.namespace"}; !slices.Equal(fields, want) {
-				t.Errorf("init container's downward env %v, want %v", fields, want)
+				t.Errorf("agent's downward env %v, want %v", fields, want)
 			}
 			return
 		}
-		t.Fatal("created pod has no agent init container")
+		t.Fatal("created pod has no agent (native sidecar)")
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -260,11 +261,11 @@ func createPod(cs kubernetes.Interface, ns string, pod *corev1.Pod, dryRun bool)
 	return cs.CoreV1().Pods(ns).Create(context.Background(), p, opts)
 }
 
-// isInjected reports whether the pod carries the agent (a native sidecar
-// here, so among the init containers).
+// isInjected reports whether the pod carries an agent container: the
+// native sidecar, or with classic sidecars the init container.
 func isInjected(p *corev1.Pod) bool {
-	for _, c := range p.Spec.InitContainers {
-		if c.Name == "secret-injector-agent" {
+	for _, c := range append(slices.Clone(p.Spec.InitContainers), p.Spec.Containers...) {
+		if c.Name == "secret-injector-agent" || c.Name == "secret-injector-init" {
 			return true
 		}
 	}

@@ -126,13 +126,15 @@ type VaultBackend struct {
 	Namespace string `json:"namespace,omitempty"`
 	// CACert is a path to a PEM bundle for Vault's TLS certificate.
 	CACert string `json:"caCert,omitempty"`
-	// Auth is "kubernetes", "approle" or "token".
+	// Auth is "kubernetes", "jwt", "approle" or "token". kubernetes and
+	// jwt both present the service-account token at TokenPath.
 	Auth string `json:"auth,omitempty"`
 	// AuthPath is the auth method's mount path, e.g. "auth/kubernetes".
 	AuthPath string `json:"authPath,omitempty"`
-	// Role is the Kubernetes auth role.
+	// Role is the Kubernetes or JWT auth role.
 	Role string `json:"role,omitempty"`
-	// TokenPath is the projected service-account token (Kubernetes auth).
+	// TokenPath is the projected service-account token (Kubernetes and JWT
+	// auth).
 	TokenPath string `json:"tokenPath,omitempty"`
 	// RoleIDPath and SecretIDPath hold AppRole credentials.
 	RoleIDPath   string `json:"roleIDPath,omitempty"`

@@ -71,6 +71,18 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 	if err != nil {
 		t.Fatalf("--agent-uid: %v", err)
 	}
+	initTimeout, err := time.ParseDuration(f["init-timeout"])
+	if err != nil {
+		t.Fatalf("--init-timeout: %v", err)
+	}
+	maxInitTimeout, err := time.ParseDuration(f["max-init-timeout"])
+	if err != nil {
+		t.Fatalf("--max-init-timeout: %v", err)
+	}
+	var caBundle *injector.VaultCABundle
+	if f["vault-ca-configmap"] != "" || f["vault-ca-secret"] != "" {
+		caBundle = &injector.VaultCABundle{ConfigMap: f["vault-ca-configmap"], Secret: f["vault-ca-secret"], Key: f["vault-ca-key"]}
+	}
 	maxSecrets, err := strconv.Atoi(f["max-secrets-per-pod"])
 	if err != nil {
 		t.Fatalf("--max-secrets-per-pod: %v", err)
@@ -90,11 +102,17 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 		ImagePullPolicy: corev1.PullPolicy(f["image-pull-policy"]),
 		NativeSidecars:  f["native-sidecars"] == "true",
 		Vault: injector.VaultDefaults{
-			Address:          f["vault-address"],
-			AllowedAddresses: list(f["vault-allowed-addresses"]),
-			AuthPath:         f["vault-auth-path"],
-			Role:             f["vault-role"],
-			Audience:         f["vault-audience"],
+			Address:           f["vault-address"],
+			AllowedAddresses:  list(f["vault-allowed-addresses"]),
+			AuthPath:          f["vault-auth-path"],
+			Role:              f["vault-role"],
+			Audience:          f["vault-audience"],
+			AuthMethod:        f["vault-auth-method"],
+			JWTAuthPath:       f["vault-jwt-auth-path"],
+			Namespace:         f["vault-namespace"],
+			AllowedNamespaces: list(f["vault-allowed-namespaces"]),
+			CABundle:          caBundle,
+			RevokeOnShutdown:  f["vault-revoke-on-shutdown"] == "true",
 		},
 		GCPProject:         f["gcp-project"],
 		AWSRegion:          f["aws-region"],
@@ -108,6 +126,8 @@ func optionsFromFlags(t *testing.T, f map[string]string) injector.Options {
 		AllowHostNetwork:   f["allow-host-network"] == "true",
 		MinRefreshInterval: minInterval,
 		MaxSecrets:         maxSecrets,
+		InitTimeout:        initTimeout,
+		MaxInitTimeout:     maxInitTimeout,
 		AgentUID:           agentUID,
 	}
 }
@@ -122,8 +142,10 @@ func TestWebhookFlags(t *testing.T) {
 		"agent-image", "image-pull-policy", "native-sidecars", "vault-auth-path", "vault-audience",
 		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
 		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod", "agent-uid",
-		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes", "log-format"}
-	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region", "gcp-endpoint", "aws-endpoint", "aws-allowed-role-arns"}
+		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes", "log-format",
+		"vault-auth-method", "vault-jwt-auth-path", "vault-ca-key", "vault-revoke-on-shutdown", "init-timeout", "max-init-timeout"}
+	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region", "gcp-endpoint", "aws-endpoint",
+		"vault-namespace", "vault-allowed-namespaces", "vault-ca-configmap", "vault-ca-secret", "aws-allowed-role-arns"}
 	for _, rc := range renderCases(t) {
 		t.Run(rc.name, func(t *testing.T) {
 			objs, err := Render(helm, rc.values, testNamespace)

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/tradepulse/secret-injector/agent/config"
 	"github.com/tradepulse/secret-injector/injector"
 	"github.com/tradepulse/secret-injector/internal/cli"
 	"github.com/tradepulse/secret-injector/webhook"
@@ -28,6 +29,8 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 		allowed   string
 		vaultOK   string
 		awsRoles  string
+		vaultNSOK string
+		vaultCA   injector.VaultCABundle
 		pull      string
 		refresh   time.Duration
 		cpuReq    string
@@ -58,6 +61,16 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 	fs.StringVar(&o.Vault.AuthPath, "vault-auth-path", injector.DefaultVaultAuthPath, "Vault Kubernetes auth mount")
 	fs.StringVar(&o.Vault.Role, "vault-role", "", "default Vault role")
 	fs.StringVar(&o.Vault.Audience, "vault-audience", injector.DefaultVaultAudience, "audience of the projected token presented to Vault")
+	fs.StringVar(&o.Vault.AuthMethod, "vault-auth-method", injector.VaultAuthKubernetes, "how agents log in to Vault by default: kubernetes or jwt (pods pick with the vault-auth-method annotation)")
+	fs.StringVar(&o.Vault.JWTAuthPath, "vault-jwt-auth-path", injector.DefaultVaultJWTAuthPath, "Vault JWT auth mount")
+	fs.StringVar(&o.Vault.Namespace, "vault-namespace", "", "default Vault namespace (Enterprise, HCP); empty is the root namespace")
+	fs.StringVar(&vaultNSOK, "vault-allowed-namespaces", "", "comma list of other Vault namespaces pods may pick")
+	fs.StringVar(&vaultCA.ConfigMap, "vault-ca-configmap", "", "ConfigMap, in each pod's namespace, holding the CA bundle of Vault's TLS certificate")
+	fs.StringVar(&vaultCA.Secret, "vault-ca-secret", "", "Secret, in each pod's namespace, holding the CA bundle of Vault's TLS certificate")
+	fs.StringVar(&vaultCA.Key, "vault-ca-key", injector.DefaultVaultCAKey, "key of the CA bundle in --vault-ca-configmap or --vault-ca-secret")
+	fs.BoolVar(&o.Vault.RevokeOnShutdown, "vault-revoke-on-shutdown", false, "agents revoke their Vault leases when the pod stops, unless a pod says otherwise")
+	fs.DurationVar(&o.InitTimeout, "init-timeout", time.Duration(config.DefaultInitTimeout), "how long the init container retries before failing closed")
+	fs.DurationVar(&o.MaxInitTimeout, "max-init-timeout", injector.DefaultMaxInitTimeout, "longest init timeout a pod may ask for; longer is denied")
 	fs.StringVar(&o.GCPProject, "gcp-project", "", "GCP project resolving short secret names")
 	fs.StringVar(&o.AWSRegion, "aws-region", "", "AWS region of Secrets Manager")
 	fs.StringVar(&o.GCPEndpoint, "gcp-endpoint", "", "Secret Manager endpoint override (private endpoint, test bed)")
@@ -102,6 +115,10 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, string,
 	o.AllowedImages = splitList(allowed)
 	o.Vault.AllowedAddresses = splitList(vaultOK)
 	o.AWSAllowedRoleARNs = splitList(awsRoles)
+	o.Vault.AllowedNamespaces = splitList(vaultNSOK)
+	if vaultCA.ConfigMap != "" || vaultCA.Secret != "" {
+		o.Vault.CABundle = &vaultCA
+	}
 	o.ImagePullPolicy = corev1.PullPolicy(pull)
 	o.RefreshInterval = refresh
 	o.Resources = corev1.ResourceRequirements{

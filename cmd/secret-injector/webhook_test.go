@@ -105,3 +105,55 @@ func TestWebhookFlagsAccept(t *testing.T) {
 		t.Errorf("agent env %v, want %v", c.Injector.AgentEnv, want)
 	}
 }
+
+// TestWebhookFlagsVaultConnection: the chart's Vault connection and init
+// timeout flags reach the injector's options, and a setting it cannot
+// honour fails at start.
+func TestWebhookFlagsVaultConnection(t *testing.T) {
+	c, _, err := parseWebhookFlags(webhookBase(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Injector.Vault
+	if v.AuthMethod != injector.VaultAuthKubernetes || v.JWTAuthPath != injector.DefaultVaultJWTAuthPath || v.CABundle != nil ||
+		v.Namespace != "" || v.AllowedNamespaces != nil || v.RevokeOnShutdown {
+		t.Errorf("vault defaults %+v", v)
+	}
+	if c.Injector.InitTimeout != 2*time.Minute || c.Injector.MaxInitTimeout != injector.DefaultMaxInitTimeout {
+		t.Errorf("init timeout %s, max %s; want 2m0s, %s", c.Injector.InitTimeout, c.Injector.MaxInitTimeout, injector.DefaultMaxInitTimeout)
+	}
+
+	c, _, err = parseWebhookFlags(append(webhookBase(), "--vault-auth-method=jwt", "--vault-jwt-auth-path=auth/k8s-oidc",
+		"--vault-namespace=trading", "--vault-allowed-namespaces=trading/prod, research", "--vault-ca-configmap=vault-ca",
+		"--vault-ca-key=bundle.pem", "--vault-revoke-on-shutdown=true", "--init-timeout=5m", "--max-init-timeout=15m"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := injector.VaultDefaults{AuthPath: injector.DefaultVaultAuthPath, Audience: injector.DefaultVaultAudience,
+		AuthMethod: "jwt", JWTAuthPath: "auth/k8s-oidc", Namespace: "trading", AllowedNamespaces: []string{"trading/prod", "research"},
+		CABundle: &injector.VaultCABundle{ConfigMap: "vault-ca", Key: "bundle.pem"}, RevokeOnShutdown: true}
+	if !reflect.DeepEqual(c.Injector.Vault, want) {
+		t.Errorf("vault options\n%+v\nwant\n%+v", c.Injector.Vault, want)
+	}
+	if c.Injector.InitTimeout != 5*time.Minute || c.Injector.MaxInitTimeout != 15*time.Minute {
+		t.Errorf("init timeout %s, max %s; want 5m0s, 15m0s", c.Injector.InitTimeout, c.Injector.MaxInitTimeout)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown auth method", []string{"--vault-auth-method=oidc"}, `vault auth method "oidc" is not one of kubernetes, jwt`},
+		{"CA in a ConfigMap and a Secret", []string{"--vault-ca-configmap=a", "--vault-ca-secret=b"}, "vault CA bundle: name a ConfigMap or a Secret, not both or neither"},
+		{"bad namespace", []string{"--vault-allowed-namespaces=a b"}, `allowed vault namespace: "a b" must be a Vault namespace path`},
+		{"init timeout over the maximum", []string{"--init-timeout=20m"}, "init timeout 20m0s must be from 10s to the maximum init timeout 10m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := parseWebhookFlags(append(webhookBase(), tc.args...), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -77,8 +77,11 @@ type Cluster struct {
 	Binary string
 	// PGAddr is PostgreSQL as pods reach it (at the gateway).
 	PGAddr string
-	dir    string
-	log    io.Writer
+	// vaultCA is the PEM CA bundle of the Vault TLS front; nil when pods
+	// reach Vault in plain HTTP (a caller's VaultFront).
+	vaultCA []byte
+	dir     string
+	log     io.Writer
 }
 
 // Options tune Start.
@@ -90,8 +93,10 @@ type Options struct {
 	// Vault is the Vault to configure and install the chart against; nil
 	// takes the Vault bed's (hack/vault-bed.sh env).
 	Vault *vaulttest.Env
-	// VaultFront, when set, is where pods reach Vault (a proxy of the
-	// caller's on the gateway); otherwise Vault is forwarded as is.
+	// VaultFront, when set, is where pods reach Vault in plain HTTP (a
+	// proxy of the caller's on the gateway); otherwise pods reach it over
+	// TLS with the bed's own CA (vaultTLSFront), which the chart's
+	// defaults.vault.caBundle names.
 	VaultFront string
 	// DBTTL and DBMaxTTL are the database role's lease TTLs; zero takes
 	// the bed's short defaults.
@@ -187,17 +192,22 @@ func Start(ctx context.Context, o Options) (c *Cluster, stop func(), err error) 
 		"minRefreshInterval": "1s",
 	}
 	if b.Vault != nil {
-		vaultAddr := o.VaultFront
-		if vaultAddr == "" {
+		vault := map[string]any{"address": "http://" + o.VaultFront, "authPath": b.Vault.AuthPath, "role": b.Vault.Role}
+		if o.VaultFront == "" {
 			vaultURL, _ := url.Parse(b.Vault.Env.Addr)
-			if vaultAddr, err = c.forward(vaultURL.Host, &stops); err != nil {
+			c.logf("serving Vault to pods over TLS with the bed's own CA (ConfigMap %s in each test namespace)", VaultCAConfigMap)
+			addr, caPEM, err := c.vaultTLSFront(vaultURL.Host, &stops)
+			if err != nil {
 				return nil, nil, err
 			}
+			c.vaultCA = caPEM
+			vault["address"] = "https://" + addr
+			vault["caBundle"] = map[string]any{"configMap": VaultCAConfigMap}
 		}
 		if c.PGAddr, err = c.forward(net.JoinHostPort(b.Vault.Env.PGHost, b.Vault.Env.PGPort), &stops); err != nil {
 			return nil, nil, err
 		}
-		defaults["vault"] = map[string]any{"address": "http://" + vaultAddr, "authPath": b.Vault.AuthPath, "role": b.Vault.Role}
+		defaults["vault"] = vault
 	} else if o.RequireVault {
 		return nil, nil, fmt.Errorf("vault bed absent (%s unset): %s", strings.Join(b.VaultMissing, ", "), bed.VaultEnvHint)
 	}

@@ -22,10 +22,16 @@ func startForwarder(listen, target string) (*forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
+	return serveForwarder(l, target), nil
+}
+
+// serveForwarder relays the connections l accepts (a TLS listener
+// terminates TLS) to target.
+func serveForwarder(l net.Listener, target string) *forwarder {
 	f := &forwarder{l: l, target: target, conns: map[net.Conn]bool{}}
 	f.wg.Add(1)
 	go f.serve()
-	return f, nil
+	return f
 }
 
 // Addr is where pods connect.

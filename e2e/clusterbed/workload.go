@@ -37,7 +37,8 @@ const (
 	IntruderServiceAccount = "intruder"
 )
 
-// NewNamespace creates a namespace with the pods' service accounts.
+// NewNamespace creates a namespace with the pods' service accounts and,
+// when pods reach Vault over TLS, the Vault CA bundle's ConfigMap.
 func (c *Cluster) NewNamespace(ctx context.Context, prefix string) (string, error) {
 	ns, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}, metav1.CreateOptions{})
@@ -50,6 +51,9 @@ func (c *Cluster) NewNamespace(ctx context.Context, prefix string) (string, erro
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return "", fmt.Errorf("create service account %s: %w", sa, err)
 		}
+	}
+	if err := c.putVaultCA(ctx, ns.Name); err != nil {
+		return "", err
 	}
 	return ns.Name, nil
 }

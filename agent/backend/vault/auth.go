@@ -44,9 +44,13 @@ func newAuthenticator(opts Options, envToken string) (authenticator, error) {
 	}
 	a := authenticator{method: method}
 	switch method {
-	case AuthKubernetes:
+	case AuthKubernetes, AuthJWT:
+		// Both present the pod's service-account token with a role: the
+		// kubernetes method has Vault ask the API server (TokenReview),
+		// jwt has Vault check the signature against the cluster's
+		// published keys (OIDC discovery or JWKS).
 		if opts.Role == "" {
-			return a, errors.New("kubernetes auth needs a role")
+			return a, fmt.Errorf("%s auth needs a role", method)
 		}
 		a.path, a.role, a.jwtPath = authPath(opts.AuthPath, method), opts.Role, opts.TokenPath
 		if a.jwtPath == "" {
@@ -68,7 +72,7 @@ func newAuthenticator(opts Options, envToken string) (authenticator, error) {
 			return a, errors.New("token auth needs VAULT_TOKEN or a token file")
 		}
 	default:
-		return a, fmt.Errorf("auth %q is not one of kubernetes, approle, token", method)
+		return a, fmt.Errorf("auth %q is not one of kubernetes, jwt, approle, token", method)
 	}
 	return a, nil
 }
@@ -116,7 +120,7 @@ func (b *Backend) login(ctx context.Context) (*session, error) {
 
 	var body map[string]any
 	switch a.method {
-	case AuthKubernetes:
+	case AuthKubernetes, AuthJWT:
 		jwt, err := readCredential(a.jwtPath)
 		if err != nil {
 			return nil, fmt.Errorf("vault login (%s): service account token: %w", a.describe(), err)

@@ -1,6 +1,8 @@
 package vault
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,7 +40,7 @@ func classify(ref string, err error) error {
 	code := statusOf(err)
 	switch code {
 	case 0:
-		return fmt.Errorf("secret %q: %w", ref, redact(err))
+		return fmt.Errorf("secret %q: %w", ref, explainTLS(redact(err)))
 	case http.StatusNotFound:
 		return fmt.Errorf("secret %q: %w (vault answered 404)", ref, backend.ErrNotFound)
 	case http.StatusBadRequest:
@@ -54,7 +56,7 @@ func classify(ref string, err error) error {
 func loginError(a authenticator, err error) error {
 	switch code := statusOf(err); code {
 	case 0:
-		return fmt.Errorf("vault login (%s): %w", a.describe(), redact(err))
+		return fmt.Errorf("vault login (%s): %w", a.describe(), explainTLS(redact(err)))
 	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
 		return fmt.Errorf("vault login (%s): %w (vault answered %d)", a.describe(), backend.ErrDenied, code)
 	default:
@@ -77,4 +79,31 @@ func redact(err error) error {
 // closed like a missing secret: retrying will not make it valid.
 func invalidRef(ref string, err error) error {
 	return fmt.Errorf("secret %q: %w (invalid reference: %v)", ref, backend.ErrNotFound, err)
+}
+
+// explainTLS adds to a failed TLS handshake with Vault what the operator
+// must do: Go's own message ("x509: certificate signed by unknown
+// authority") names neither Vault nor the setting that fixes it. Other
+// errors pass unchanged. A certificate holds no secret, so the wrapped
+// error may be shown whole.
+func explainTLS(err error) error {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w: Vault's TLS certificate is not signed by a CA this agent trusts; "+
+			"set backend.vault.caCert (or VAULT_CACERT) to a PEM bundle holding the CA that signed it "+
+			"(in a cluster, the chart's defaults.vault.caBundle)", err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("%w: Vault's TLS certificate does not name the host in the Vault address; "+
+			"use an address the certificate was issued for", err)
+	case errors.As(err, &invalid), errors.As(err, &verify):
+		return fmt.Errorf("%w: Vault's TLS certificate was refused; check it and the CA bundle "+
+			"(backend.vault.caCert, VAULT_CACERT; in a cluster, defaults.vault.caBundle)", err)
+	}
+	return err
 }

@@ -59,8 +59,13 @@ import (
 // Authentication methods (Options.Auth).
 const (
 	AuthKubernetes = "kubernetes"
-	AuthAppRole    = "approle"
-	AuthToken      = "token"
+	// AuthJWT is Vault's jwt auth method fed the pod's projected
+	// service-account token: Vault verifies it offline against the
+	// cluster's service-account issuer, without TokenReview calls to the
+	// API server (which Vault may not be able to reach).
+	AuthJWT     = "jwt"
+	AuthAppRole = "approle"
+	AuthToken   = "token"
 )
 
 // DefaultTokenPath is the service-account token Kubernetes mounts into
@@ -85,16 +90,16 @@ type Options struct {
 	Namespace string
 	// CACert is a PEM bundle for Vault's TLS certificate.
 	CACert string
-	// Auth is "kubernetes", "approle" or "token". Empty means kubernetes
-	// when Role is set, approle when RoleIDPath is, else token.
+	// Auth is "kubernetes", "jwt", "approle" or "token". Empty means
+	// kubernetes when Role is set, approle when RoleIDPath is, else token.
 	Auth string
 	// AuthPath is the auth method's mount, e.g. "auth/kubernetes"
 	// (default "auth/<Auth>").
 	AuthPath string
-	// Role is the Kubernetes auth role.
+	// Role is the Kubernetes or JWT auth role.
 	Role string
-	// TokenPath is the service-account token for Kubernetes auth (default
-	// DefaultTokenPath), read at every login because it rotates. With
+	// TokenPath is the service-account token for Kubernetes and JWT auth
+	// (default DefaultTokenPath), read at every login because it rotates. With
 	// token auth it names a file holding the Vault token; empty means
 	// VAULT_TOKEN, then ~/.vault-token.
 	TokenPath string

@@ -26,6 +26,8 @@ type FileServer struct {
 	// that initialisation returned.
 	Addr      string
 	RootToken string
+	// CACert is the CA bundle that verifies the listener (TLS only).
+	CACert string
 
 	bin, dir  string
 	unsealKey string
@@ -38,20 +40,42 @@ type FileServer struct {
 // StartFileServer starts a Vault server with file storage under dir on a
 // free loopback port, initialises it with one unseal key, and unseals it.
 func StartFileServer(ctx context.Context, bin, dir string) (*FileServer, error) {
+	return startFileServer(ctx, bin, dir, nil)
+}
+
+// StartFileServerTLS is StartFileServer with a TLS listener: its
+// certificate, for 127.0.0.1 and localhost, is signed by a CA of its own
+// (WriteTLS under dir), which FileServer.CACert holds.
+func StartFileServerTLS(ctx context.Context, bin, dir string) (*FileServer, error) {
+	files, err := WriteTLS(dir, "127.0.0.1", "localhost")
+	if err != nil {
+		return nil, err
+	}
+	return startFileServer(ctx, bin, dir, &files)
+}
+
+func startFileServer(ctx context.Context, bin, dir string, tlsFiles *TLSFiles) (*FileServer, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &FileServer{Addr: "http://127.0.0.1:" + strconv.Itoa(port), bin: bin, dir: dir}
+	scheme, listenerTLS := "http", "tls_disable = true"
+	s := &FileServer{bin: bin, dir: dir}
+	if tlsFiles != nil {
+		scheme = "https"
+		listenerTLS = fmt.Sprintf("tls_cert_file = %q\n  tls_key_file  = %q", tlsFiles.Cert, tlsFiles.Key)
+		s.CACert = tlsFiles.CACert
+	}
+	s.Addr = scheme + "://127.0.0.1:" + strconv.Itoa(port)
 	config := fmt.Sprintf(`storage "file" { path = %q }
 listener "tcp" {
   address     = "127.0.0.1:%d"
-  tls_disable = true
+  %s
 }
-api_addr      = "http://127.0.0.1:%d"
+api_addr      = %q
 disable_mlock = true
 ui            = false
-`, filepath.Join(dir, "data"), port, port)
+`, filepath.Join(dir, "data"), port, listenerTLS, s.Addr)
 	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(config), 0o600); err != nil {
 		return nil, err
 	}
@@ -149,11 +173,21 @@ func (s *FileServer) Output() string {
 	return s.log.String()
 }
 
+// Client is an API client of the server with token, trusting its CA.
+func (s *FileServer) Client(token string) *api.Client {
+	return s.client(token)
+}
+
 func (s *FileServer) client(token string) *api.Client {
 	cfg := api.DefaultConfig()
 	cfg.Address = s.Addr
 	cfg.MaxRetries = 0
 	cfg.Timeout = 10 * time.Second
+	if s.CACert != "" {
+		if err := cfg.ConfigureTLS(&api.TLSConfig{CACert: s.CACert}); err != nil {
+			panic(err) // our own CA file, written at start
+		}
+	}
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		// Only an unparsable address fails, and Addr is ours.
