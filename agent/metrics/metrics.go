@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tradepulse/secret-injector/internal/buildinfo"
 )
 
 // Refresh results, the bounded values of the "result" label.
@@ -45,6 +47,7 @@ var Names = []string{
 	"secret_lease_renewals_total",
 	"secret_lease_revocations_total",
 	"secret_volume_writes_total",
+	buildinfo.MetricName,
 }
 
 // New creates the agent's metrics and registers them with reg.
@@ -90,7 +93,8 @@ func New(reg prometheus.Registerer) *Agent {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.RotationStatus, m.LastSuccess, m.Refreshes, m.FetchDuration,
-		m.Notifications, m.LeaseExpiry, m.LeaseRenewals, m.LeaseRevocations, m.Writes)
+		m.Notifications, m.LeaseExpiry, m.LeaseRenewals, m.LeaseRevocations, m.Writes,
+		buildinfo.Collector(buildinfo.Get()))
 	return m
 }
 
