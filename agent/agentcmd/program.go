@@ -16,9 +16,11 @@ import (
 // Commands returns the agent's subcommands, agent and fetch.
 func Commands() map[string]cli.Command {
 	return map[string]cli.Command{
-		"agent": {Summary: cli.AgentCommands["agent"], Run: runAgent},
-		"fetch": {Summary: cli.AgentCommands["fetch"], Run: runFetch},
+		"agent": {Summary: cli.AgentCommands["agent"], Setup: agentSetup},
+		"fetch": {Summary: cli.AgentCommands["fetch"], Setup: fetchSetup},
 	}
 }
 
+// newLogger is the default logger of a command that parses its own flags
+// (cli.Command.Run): info level, in format, on stderr.
 func newLogger(format string) *slog.Logger { return cli.NewLogger(os.Stderr, format) }
