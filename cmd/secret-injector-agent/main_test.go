@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 )
 
@@ -100,5 +105,44 @@ func TestTheInjectorsArgsParse(t *testing.T) {
 	}
 	if len(seen) < 3 {
 		t.Errorf("found %d distinct agent command lines in the goldens, want init, sidecar and native sidecar: %v", len(seen), seen)
+	}
+}
+
+// TestVersionStampedByMake builds this binary with the -ldflags `make
+// build` uses and checks that `version -o json` reports what they stamp:
+// the linker ignores an -X whose symbol does not exist, so a misspelt
+// package path would silently leave "dev" in every release.
+func TestVersionStampedByMake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	mk := exec.Command("make", "-n", "--no-print-directory", "build", "VERSION=v9.8.7", "REVISION=0123abcd", "SOURCE_DATE_EPOCH=1764504000")
+	mk.Dir = filepath.Join("..", "..")
+	out, err := mk.Output()
+	if err != nil {
+		t.Fatalf("make -n build: %v", err)
+	}
+	m := regexp.MustCompile(`-ldflags '([^']*)'`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no -ldflags in make build's command:\n%s", out)
+	}
+	bin := filepath.Join(t.TempDir(), "agent")
+	// The ldflags alone: the rest of make's command (CGO_ENABLED=0,
+	// -trimpath) would rebuild every package instead of linking the test's.
+	if b, err := exec.Command("go", "build", "-ldflags", string(m[1]), "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -ldflags %q: %v\n%s", m[1], err, b)
+	}
+	js, err := exec.Command(bin, "version", "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("version -o json: %v", err)
+	}
+	var got map[string]string
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	want := map[string]string{"version": "v9.8.7", "commit": "0123abcd", "buildDate": "2025-11-30T12:00:00Z",
+		"goVersion": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("version -o json of a make-stamped build (-want +got):\n%s", d)
 	}
 }
