@@ -121,7 +121,7 @@ func TestWebhookFlags(t *testing.T) {
 		"agent-image", "image-pull-policy", "native-sidecars", "vault-auth-path", "vault-audience",
 		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
 		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod", "agent-uid",
-		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes", "log-format"}
+		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes", "log-format", "log-level"}
 	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region", "gcp-endpoint", "aws-endpoint"}
 	for _, rc := range renderCases(t) {
 		t.Run(rc.name, func(t *testing.T) {
