@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -208,4 +209,23 @@ func subcommand(name string, c Command) *cobra.Command {
 	}
 	cc.RunE = func(cmd *cobra.Command, args []string) error { return run(cmd.Context(), args) }
 	return cc
+}
+
+// NewLogger returns an info-level logger writing format ("json" or
+// "text") to w, as every command of the project logs by default.
+func NewLogger(w io.Writer, format string) *slog.Logger {
+	return LogOptions{Level: "info", Format: format}.Logger(w)
+}
+
+// AgentBinary is the file name of the agent-only binary
+// (cmd/secret-injector-agent). secret-injector runs the agent's commands
+// by executing it from its own directory, as `make build` and the image
+// place them.
+const AgentBinary = "secret-injector-agent"
+
+// AgentCommands are the agent binary's commands and their summaries, for
+// both binaries' usage.
+var AgentCommands = map[string]string{
+	"agent": "run the agent: --mode init (fill the volume, then exit) or --mode sidecar (keep it fresh)",
+	"fetch": "fetch every secret once into .secrets/ for inspection (local development)",
 }

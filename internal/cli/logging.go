@@ -46,9 +46,3 @@ func (o LogOptions) Logger(w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, h))
 }
-
-// NewLogger returns an info-level logger writing format ("json" or
-// "text") to w, as every command of the project logs by default.
-func NewLogger(w io.Writer, format string) *slog.Logger {
-	return LogOptions{Level: "info", Format: format}.Logger(w)
-}
