@@ -4,6 +4,7 @@
 #
 #   docker buildx build --platform linux/amd64,linux/arm64 \
 #     --build-arg VERSION=v0.1.0 --build-arg REVISION=$(git rev-parse HEAD) \
+#     --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \
 #     -t ghcr.io/tradepulse/secret-injector:v0.1.0 .
 #
 # `make image` builds the same image without a Docker engine (hack/image);
@@ -19,6 +20,10 @@ FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
+# The commit and its time (Unix seconds), for `version` and
+# secret_injector_build_info.
+ARG REVISION=
+ARG SOURCE_DATE_EPOCH=
 # Build tags leaving backends out of the agent (Makefile AGENT_TAGS), e.g.
 # agent_nogcp,agent_noaws for a cluster that enables only Vault.
 ARG AGENT_TAGS=
@@ -28,7 +33,10 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -tags "${AGENT_TAGS}" \
+    go build -trimpath -tags "${AGENT_TAGS}" -ldflags "-s -w \
+      -X github.com/tradepulse/secret-injector/internal/buildinfo.version=${VERSION} \
+      -X github.com/tradepulse/secret-injector/internal/buildinfo.commit=${REVISION} \
+      -X github.com/tradepulse/secret-injector/internal/buildinfo.date=${SOURCE_DATE_EPOCH}" \
       -o /out/ ./cmd/secret-injector ./cmd/secret-injector-agent
 
 FROM scratch

@@ -21,8 +21,12 @@ VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || 
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # Every file in the images carries this time, so the same commit gives the same bytes.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# Stamped into both binaries (`secret-injector version`, the
+# secret_injector_build_info metric); the build date is the commit's time,
+# so that the same commit builds the same bytes.
+BUILDINFO := github.com/tradepulse/secret-injector/internal/buildinfo
 # Static binaries: the images are FROM scratch (no libc).
-LDFLAGS := -s -w -X main.version=$(VERSION)
+LDFLAGS := -s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(REVISION) -X $(BUILDINFO).date=$(SOURCE_DATE_EPOCH)
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -tags '$(AGENT_TAGS)'
 IMAGE_TAG ?= $(APP_VERSION)
 IMAGE ?= ghcr.io/tradepulse/secret-injector:$(IMAGE_TAG)

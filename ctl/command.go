@@ -14,11 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 // Verbs are the commands Main runs.
@@ -46,12 +47,17 @@ type Command struct {
 // Run is Main with this Command's streams, dialer and clock.
 func (c *Command) Run(ctx context.Context, verb string, args []string) error {
 	if _, ok := verbHelp[verb]; !ok {
-		return fmt.Errorf("%w: unknown command %q: want status, refresh or revoke", ErrUsage, verb)
+		return cli.Usage(fmt.Errorf("unknown command %q: want status, refresh or revoke", verb))
 	}
 	o, err := ParseOptions(verb, args, c.Stderr)
 	if err != nil {
 		return err
 	}
+	return c.run(ctx, verb, o)
+}
+
+// run runs verb with parsed and valid options.
+func (c *Command) run(ctx context.Context, verb string, o Options) error {
 	cfg, ns, err := loadKubeconfig(o)
 	if err != nil {
 		return err
@@ -65,8 +71,7 @@ func (c *Command) Run(ctx context.Context, verb string, args []string) error {
 	}
 	dialer := c.Dialer
 	if dialer == nil {
-		log := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		dialer = &PortForward{Config: cfg, Client: client, Log: log}
+		dialer = &PortForward{Config: cfg, Client: client, Log: o.Log.Logger(c.Stderr)}
 	}
 	now := c.Now
 	if now == nil {

@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,17 +13,25 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/tradepulse/secret-injector/injector"
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 // ErrUsage is matched by errors about the command line itself (a flag, an
-// argument), as opposed to errors from the cluster.
-var ErrUsage = errors.New("usage")
+// argument), as opposed to errors from the cluster. It is the frame's
+// cli.ErrUsage: such errors exit 2.
+var ErrUsage = cli.ErrUsage
 
-// Output formats.
+// Output formats (-o).
 const (
 	OutputTable = "table"
-	OutputJSON  = "json"
+	// OutputWide is the table with more columns, as kubectl's -o wide.
+	OutputWide = "wide"
+	OutputJSON = "json"
+	OutputYAML = "yaml"
 )
+
+// outputs are the -o values, the default first.
+var outputs = []string{OutputTable, OutputWide, OutputJSON, OutputYAML}
 
 // Defaults of the flags.
 const (
@@ -46,6 +55,8 @@ type Options struct {
 	// revoke, waiting for fresh credentials.
 	Timeout     time.Duration
 	Concurrency int
+	// Log sets the logger of the port-forwards (warnings by default).
+	Log cli.LogOptions
 }
 
 // verbHelp is each command's one-line description, for -h.
@@ -55,47 +66,78 @@ var verbHelp = map[string]string{
 	"revoke":  "revoke the Vault leases of each selected agent and wait until each reports fresh credentials",
 }
 
-// ParseOptions parses a command's arguments. -h returns flag.ErrHelp after
-// printing the help to stderr.
-func ParseOptions(verb string, args []string, stderr io.Writer) (Options, error) {
-	o := Options{Output: OutputTable, Timeout: DefaultTimeout, Concurrency: DefaultConcurrency}
-	fs := pflag.NewFlagSet(verb, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.SortFlags = false
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: secret-injector %s [POD...] [flags]\n\n%s.\nOnly pods annotated %s are selected.\n\nflags:\n%s",
-			verb, verbHelp[verb], injectedAnnotation, fs.FlagUsages())
+// CLICommand is the operator command verb (status, refresh or revoke) for
+// the program's frame, writing to the streams the frame gives.
+func CLICommand(verb string) cli.Command {
+	return cli.Command{
+		Summary: verbHelp[verb],
+		Long:    longHelp(verb),
+		Args:    "[POD...]",
+		Setup: func(fs *pflag.FlagSet) cli.RunFunc {
+			o := defaultOptions()
+			o.AddFlags(fs)
+			return func(ctx context.Context, pods []string) error {
+				o.Pods = pods
+				if err := o.validate(); err != nil {
+					return err
+				}
+				return (&Command{Stdout: cli.Stdout(ctx), Stderr: cli.Stderr(ctx)}).run(ctx, verb, *o)
+			}
+		},
 	}
+}
+
+func longHelp(verb string) string {
+	return fmt.Sprintf("%s.\nOnly pods annotated %s are selected.\nExit status: 0 when every selected pod is ok, 1 when any failed, 2 for a bad command line.",
+		verbHelp[verb], injectedAnnotation)
+}
+
+func defaultOptions() *Options {
+	return &Options{Output: OutputTable, Timeout: DefaultTimeout, Concurrency: DefaultConcurrency, Log: cli.LogOptions{Level: "warn", Format: "text"}}
+}
+
+// AddFlags declares the commands' flags on fs, bound to o.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.SortFlags = false
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	fs.StringVar(&o.Context, "context", "", "the kubeconfig context to use")
 	fs.StringVarP(&o.Namespace, "namespace", "n", "", "namespace of the pods (default: the context's)")
 	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "select pods in every namespace")
 	fs.StringVarP(&o.Selector, "selector", "l", "", "label selector, e.g. app=api,tier!=batch")
 	fs.StringVar(&o.Secret, "secret", "", "only this secret (its file name), in every selected pod")
-	fs.StringVarP(&o.Output, "output", "o", OutputTable, "output format: table or json")
+	cli.OutputVar(fs, &o.Output, outputs...)
 	fs.Var((*dryRunValue)(&o.DryRun), "dry-run", "print what would be done and change nothing (kubectl's --dry-run=client)")
 	fs.Lookup("dry-run").NoOptDefVal = "client"
-	fs.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "how long to work on each pod, including waiting for fresh credentials (revoke)")
-	fs.IntVar(&o.Concurrency, "concurrency", DefaultConcurrency, "how many pods to work on at once")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to work on each pod, including waiting for fresh credentials (revoke)")
+	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "how many pods to work on at once")
+	cli.EnumVarP(fs, &o.Log.Level, "log-level", "", o.Log.Level, cli.LogLevels, "least severe log level written (the port-forwards' logs)")
+	cli.EnumVarP(fs, &o.Log.Format, "log-format", "", o.Log.Format, cli.LogFormats, "log format")
+}
+
+// ParseOptions parses a command's arguments as the frame does. -h returns
+// flag.ErrHelp after printing the help to stderr.
+func ParseOptions(verb string, args []string, stderr io.Writer) (Options, error) {
+	o := defaultOptions()
+	fs := pflag.NewFlagSet(verb, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: secret-injector %s [POD...] [flags]\n\n%s\n\nflags:\n%s", verb, longHelp(verb), fs.FlagUsages())
+	}
+	o.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return o, flag.ErrHelp
+			return *o, flag.ErrHelp
 		}
-		return o, fmt.Errorf("%w: %v", ErrUsage, err)
+		return *o, cli.Usage(err)
 	}
 	if len(fs.Args()) > 0 {
 		o.Pods = fs.Args()
 	}
-	return o, o.validate()
+	return *o, o.validate()
 }
 
 func (o Options) validate() error {
 	var errs []string
-	switch o.Output {
-	case OutputTable, OutputJSON:
-	default:
-		errs = append(errs, fmt.Sprintf("--output %q: want table or json", o.Output))
-	}
 	if o.Concurrency < 1 {
 		errs = append(errs, fmt.Sprintf("--concurrency %d: want at least 1", o.Concurrency))
 	}
@@ -112,7 +154,7 @@ func (o Options) validate() error {
 		errs = append(errs, "pod names need one namespace; drop --all-namespaces")
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%w: %s", ErrUsage, strings.Join(errs, "; "))
+		return cli.Usage(errors.New(strings.Join(errs, "; ")))
 	}
 	return nil
 }

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 func TestParseOptions(t *testing.T) {
-	base := Options{Output: OutputTable, Timeout: DefaultTimeout, Concurrency: DefaultConcurrency}
+	base := *defaultOptions()
 	with := func(f func(*Options)) Options { o := base; f(&o); return o }
 	for _, tc := range []struct {
 		name string
@@ -29,6 +31,10 @@ func TestParseOptions(t *testing.T) {
 				o.Namespace, o.Selector, o.Output, o.Secret = "trading", "app in (api,web)", OutputJSON, "db"
 				o.Timeout, o.Concurrency, o.Kubeconfig, o.Context = 30*time.Second, 3, "/k", "prod"
 			})},
+		{name: "wide", args: []string{"-o", "wide"}, want: with(func(o *Options) { o.Output = OutputWide })},
+		{name: "yaml", args: []string{"--output=yaml"}, want: with(func(o *Options) { o.Output = OutputYAML })},
+		{name: "log flags", args: []string{"--log-level=debug", "--log-format", "json"},
+			want: with(func(o *Options) { o.Log = cli.LogOptions{Level: "debug", Format: "json"} })},
 		{name: "all namespaces", args: []string{"-A"}, want: with(func(o *Options) { o.AllNamespaces = true })},
 		{name: "pod names after flags", args: []string{"-n", "trading", "api-1", "api-2"},
 			want: with(func(o *Options) { o.Namespace, o.Pods = "trading", []string{"api-1", "api-2"} })},
@@ -55,14 +61,15 @@ func TestParseOptionsErrors(t *testing.T) {
 		name, want string
 		args       []string
 	}{
-		{name: "output", args: []string{"-o", "yaml"}, want: `--output "yaml": want table or json`},
+		{name: "output", args: []string{"-o", "xml"}, want: `invalid argument "xml" for "-o, --output" flag: want table, wide, json or yaml`},
+		{name: "log level", args: []string{"--log-level=trace"}, want: `invalid argument "trace" for "--log-level" flag`},
 		{name: "concurrency", args: []string{"--concurrency", "0"}, want: "--concurrency 0: want at least 1"},
 		{name: "timeout", args: []string{"--timeout", "0s"}, want: "--timeout 0s: want a positive duration"},
 		{name: "selector", args: []string{"-l", "a=(b"}, want: `--selector "a=(b"`},
 		{name: "names across namespaces", args: []string{"-A", "api-1"}, want: "pod names need one namespace"},
 		{name: "server dry run", args: []string{"--dry-run=server"}, want: `"server" is not supported`},
 		{name: "unknown flag", args: []string{"--watch"}, want: "unknown flag: --watch"},
-		{name: "several at once", args: []string{"-o", "yaml", "--concurrency=-1"}, want: `--output "yaml": want table or json; --concurrency -1`},
+		{name: "several at once", args: []string{"--timeout=-1s", "--concurrency=-1"}, want: `--concurrency -1: want at least 1; --timeout -1s: want a positive duration`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseOptions("status", tc.args, io.Discard)

@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,24 +10,35 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tradepulse/secret-injector/agent/admin"
 )
 
-// writeReport prints rep as JSON or as the command's table. Times in the
-// table are relative to now, as kubectl prints ages.
+// writeReport prints rep as JSON, YAML (the same fields) or as the
+// command's table, wide or not. Times in the table are relative to now, as
+// kubectl prints ages.
 func writeReport(w io.Writer, format string, rep *Report, now time.Time) error {
-	if format == OutputJSON {
+	switch format {
+	case OutputJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
+	case OutputYAML:
+		out, err := yaml.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(out)
+		return err
 	}
+	wide := format == OutputWide
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	switch rep.Command {
 	case "status":
-		statusTable(tw, rep, now)
+		statusTable(tw, rep, now, wide)
 	case "refresh":
-		refreshTable(tw, rep)
+		refreshTable(tw, rep, wide)
 	case "revoke":
 		revokeTable(tw, rep)
 	}
@@ -50,11 +62,25 @@ func podResult(p PodReport) string {
 	return string(p.Outcome) + ": " + p.Detail
 }
 
-func statusTable(w io.Writer, rep *Report, now time.Time) {
-	row(w, "NAMESPACE", "POD", "SECRET", "OK", "VERSION", "LAST-SUCCESS", "LEASE-EXPIRY", "ERROR")
+// statusTable is a row per pod and secret; wide adds the agent's backend
+// and mode, the secret's reference, its last refresh's result and its
+// lease id (references and ids, never values).
+func statusTable(w io.Writer, rep *Report, now time.Time, wide bool) {
+	head := []string{"NAMESPACE", "POD", "SECRET", "OK", "VERSION", "LAST-SUCCESS", "LEASE-EXPIRY", "ERROR"}
+	if wide {
+		head = append(head, "BACKEND", "MODE", "REF", "LAST-RESULT", "LEASE-ID")
+	}
+	row(w, head...)
 	for _, p := range rep.Pods {
 		if p.Status == nil || len(p.Status.Secrets) == 0 {
-			row(w, p.Namespace, p.Pod, "", "", "", "", "", podResult(p))
+			cols := []string{p.Namespace, p.Pod, "", "", "", "", "", podResult(p)}
+			if wide {
+				cols = append(cols, "", "", "", "", "")
+				if p.Status != nil {
+					cols[8], cols[9] = p.Status.Backend, p.Status.Mode
+				}
+			}
+			row(w, cols...)
 			continue
 		}
 		for _, s := range p.Status.Secrets {
@@ -62,15 +88,37 @@ func statusTable(w io.Writer, rep *Report, now time.Time) {
 			if s.OK {
 				ok = "yes"
 			}
-			row(w, p.Namespace, p.Pod, s.Name, ok, s.Version, ago(s.LastSuccess, now), leaseExpiry(s.Lease, now), s.LastError)
+			cols := []string{p.Namespace, p.Pod, s.Name, ok, s.Version, ago(s.LastSuccess, now), leaseExpiry(s.Lease, now), s.LastError}
+			if wide {
+				lease := ""
+				if s.Lease != nil {
+					lease = s.Lease.ID
+				}
+				cols = append(cols, p.Status.Backend, p.Status.Mode, s.Ref, s.Result, lease)
+			}
+			row(w, cols...)
 		}
 	}
 }
 
-func refreshTable(w io.Writer, rep *Report) {
-	row(w, "NAMESPACE", "POD", "RESULT")
+// refreshTable is a row per pod, then one per workload restarted; wide
+// adds each pod's refreshed secrets and their results.
+func refreshTable(w io.Writer, rep *Report, wide bool) {
+	if wide {
+		row(w, "NAMESPACE", "POD", "RESULT", "SECRETS")
+	} else {
+		row(w, "NAMESPACE", "POD", "RESULT")
+	}
 	for _, p := range rep.Pods {
-		row(w, p.Namespace, p.Pod, podResult(p))
+		if !wide {
+			row(w, p.Namespace, p.Pod, podResult(p))
+			continue
+		}
+		var secrets []string
+		for _, s := range p.Secrets {
+			secrets = append(secrets, s.Name+"="+cmp.Or(s.Result, "done"))
+		}
+		row(w, p.Namespace, p.Pod, podResult(p), strings.Join(secrets, ","))
 	}
 	if len(rep.Restarts) == 0 {
 		return

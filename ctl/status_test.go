@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tradepulse/secret-injector/agent/admin"
 	"github.com/tradepulse/secret-injector/ctl"
@@ -118,6 +119,54 @@ func TestStatus(t *testing.T) {
 		}
 		if len(rep.Pods) != 3 {
 			t.Errorf("%d pods reported, want 3", len(rep.Pods))
+		}
+	})
+
+	t.Run("yaml", func(t *testing.T) {
+		r := run(t, d, nil, "status", "-n", ns, "-o", "yaml")
+		if r.err != nil {
+			t.Fatalf("status failed:\n%s", r)
+		}
+		// Strict: every key is a field of the report, as in the JSON.
+		var rep ctl.Report
+		if err := yaml.UnmarshalStrict([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("not the report as YAML: %v\n%s", err, r.stdout)
+		}
+		if rep.Command != "status" || len(rep.Pods) != 3 {
+			t.Fatalf("report %+v", rep)
+		}
+		for _, p := range rep.Pods {
+			want := agentStatus(t, agents[p.Pod].addr)
+			if d := cmp.Diff(&want, p.Status); d != "" {
+				t.Errorf("%s: status (-agent's +reported):\n%s", p.Name(), d)
+			}
+		}
+	})
+
+	t.Run("wide", func(t *testing.T) {
+		r := run(t, d, nil, "status", "-n", ns, "-o", "wide")
+		if r.err != nil {
+			t.Fatalf("status failed:\n%s", r)
+		}
+		rows := tableRows(r.stdout)
+		if d := cmp.Diff([]string{"ERROR", "BACKEND", "MODE", "REF", "LAST-RESULT", "LEASE-ID"}, rows[0][7:]); d != "" {
+			t.Errorf("wide header (-want +got):\n%s\n%s", d, r.stdout)
+		}
+		if len(rows) != 7 {
+			t.Fatalf("%d rows, want a header and 6:\n%s", len(rows), r.stdout)
+		}
+		for _, row := range rows[1:] {
+			st := agentStatus(t, agents[row[1]].addr)
+			want := []string{st.Backend, st.Mode}
+			for _, s := range st.Secrets {
+				if s.Name == row[2] {
+					want = append(want, s.Ref, s.Result, "-")
+				}
+			}
+			// after VERSION, "<age> ago", LEASE-EXPIRY and ERROR
+			if d := cmp.Diff(want, row[9:]); d != "" {
+				t.Errorf("row %q: backend, mode, ref, result, lease id (-agent's +shown):\n%s", row, d)
+			}
 		}
 	})
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tradepulse/secret-injector/internal/buildinfo"
 )
 
 // Admission results, the only values of the result label.
@@ -15,8 +17,9 @@ const (
 	ResultError    = "error"
 )
 
-// Metrics are the webhook's own Prometheus metrics, registered on a registry
-// the caller owns (never controller-runtime's global one).
+// Metrics are the webhook's own Prometheus metrics and its build info
+// (secret_injector_build_info), registered on a registry the caller owns
+// (never controller-runtime's global one).
 type Metrics struct {
 	admissions *prometheus.CounterVec
 	duration   prometheus.Histogram
@@ -47,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Requests to the admission port refused before admission, by reason: too_large (body over the limit), busy (in-flight bytes or admissions at their limit; answered 429) or read_failed (body not received in time).",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.admissions, m.duration, m.certExpiry, m.refused)
+	reg.MustRegister(m.admissions, m.duration, m.certExpiry, m.refused, buildinfo.Collector(buildinfo.Get()))
 	// Every result exists from the start, so that rate() and alerts see a
 	// zero rather than no series.
 	for _, r := range []string{ResultInjected, ResultSkipped, ResultDenied, ResultError} {

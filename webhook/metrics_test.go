@@ -26,9 +26,9 @@ func TestMetricsLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 4 result series, 1 histogram, 1 gauge, 3 refusal reasons
-	if names != 9 {
-		t.Errorf("gathered %d series, want 9", names)
+	// 4 result series, 1 histogram, 1 gauge, 3 refusal reasons, build info
+	if names != 10 {
+		t.Errorf("gathered %d series, want 10", names)
 	}
 }
 

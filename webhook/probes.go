@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 // readiness answers /readyz: ready once a certificate is loaded, valid now,
@@ -54,11 +58,33 @@ func probeMux(ready readiness) *http.ServeMux {
 	return mux
 }
 
+// metricsMux serves /metrics: reg's metrics and controller-runtime's
+// webhook metrics beside them.
 func metricsMux(reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	g := prometheus.Gatherers{reg, ControllerRuntimeWebhookMetrics}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{Registry: reg}))
 	return mux
 }
+
+// crWebhookPrefix starts the names of controller-runtime's webhook
+// metrics: controller_runtime_webhook_requests_total,
+// _requests_in_flight, _latency_seconds and _panics_total.
+const crWebhookPrefix = "controller_runtime_webhook_"
+
+// ControllerRuntimeWebhookMetrics gathers controller-runtime's webhook
+// metrics, which the library registers in its own global registry
+// (sigs.k8s.io/controller-runtime/pkg/metrics.Registry) and our admission
+// server feeds (admissionServer.Register). Only those families: the rest
+// of that registry (client-go's, the workqueue's) says nothing about
+// admissions, and serving it would need controller-runtime's metrics
+// server, which the webhook does without.
+var ControllerRuntimeWebhookMetrics prometheus.Gatherer = prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+	mfs, err := ctrlmetrics.Registry.Gather()
+	return slices.DeleteFunc(mfs, func(mf *dto.MetricFamily) bool {
+		return !strings.HasPrefix(mf.GetName(), crWebhookPrefix)
+	}), err
+})
 
 // serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {

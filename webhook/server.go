@@ -201,9 +201,16 @@ func (*admissionServer) NeedLeaderElection() bool { return false }
 // WebhookMux implements webhook.Server.
 func (s *admissionServer) WebhookMux() *http.ServeMux { return s.mux }
 
-// Register serves hook at path behind the request limits.
+// Register serves hook at path behind the request limits, instrumented as
+// controller-runtime's own server instruments its webhooks: its
+// DefaultServer.Register puts the hook on our mux wrapped in the
+// controller_runtime_webhook_requests_total, _latency_seconds and
+// _requests_in_flight metrics (label webhook=path), which count every
+// answer, a 429 or 413 from the limits included. That server is never
+// started; its metrics live in controller-runtime's registry, from which
+// metricsMux exports them (ControllerRuntimeWebhookMetrics).
 func (s *admissionServer) Register(path string, hook http.Handler) {
-	s.mux.Handle(path, s.limit(hook))
+	ctrlwebhook.NewServer(ctrlwebhook.Options{WebhookMux: s.mux}).Register(path, s.limit(hook))
 }
 
 // Listen opens the listener, so that a taken port fails start-up before

@@ -3,19 +3,18 @@ package agentcmd
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/pflag"
 	"golang.org/x/net/netutil"
 
 	"github.com/tradepulse/secret-injector/agent"
@@ -32,48 +31,67 @@ import (
 type agentFlags struct {
 	mode          string
 	configPath    string
-	logFormat     string
+	log           cli.LogOptions
 	nativeSidecar bool
 	// terminationLog is where init mode says why it failed.
 	terminationLog string
 }
 
-func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
-	var f agentFlags
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.mode, "mode", "sidecar", "init: fill the volume once and exit (fail closed); sidecar: keep it fresh")
+// register declares the agent command's flags on fs, bound to f.
+func (f *agentFlags) register(fs *pflag.FlagSet) {
+	cli.EnumVarP(fs, &f.mode, "mode", "", "sidecar", []string{"init", "sidecar"}, "init: fill the volume once and exit (fail closed); sidecar: keep it fresh")
 	fs.StringVar(&f.configPath, "config", "", "agent config file (YAML or JSON); default: $"+config.EnvVar)
-	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
+	f.log.AddFlags(fs, "json")
 	fs.StringVar(&f.terminationLog, "termination-log", agent.TerminationLog, "init mode: the file a failure's reason goes to, for kubectl describe pod (written only if it exists)")
 	fs.BoolVar(&f.nativeSidecar, "native-sidecar", false, "sidecar mode: this is a native sidecar (an init container with restartPolicy: Always), so the app starts after the first pass, which tells it nothing")
-	if err := fs.Parse(args); err != nil {
-		return f, err
-	}
+}
+
+// validate checks what the flags cannot check one by one.
+func (f *agentFlags) validate() error {
 	if f.nativeSidecar && f.mode != "sidecar" {
-		return f, errors.New("--native-sidecar goes with --mode sidecar")
+		return cli.Usage(errors.New("--native-sidecar goes with --mode sidecar"))
 	}
-	if f.mode != "init" && f.mode != "sidecar" {
-		return f, fmt.Errorf("--mode %q: want init or sidecar", f.mode)
-	}
-	if f.logFormat != "json" && f.logFormat != "text" {
-		return f, fmt.Errorf("--log-format %q: want json or text", f.logFormat)
-	}
-	return f, nil
+	return nil
 }
 
-func runAgent(ctx context.Context, args []string) error {
-	return agentMain(ctx, args, os.Stderr)
+// agentSetup is the agent command for the frame: its flags, then the run.
+func agentSetup(fs *pflag.FlagSet) cli.RunFunc {
+	var f agentFlags
+	f.register(fs)
+	return func(ctx context.Context, _ []string) error {
+		if err := f.validate(); err != nil {
+			return err
+		}
+		return runAgent(ctx, f, cli.Stderr(ctx))
+	}
 }
 
-// agentMain is the agent subcommand, logging to stderr. In init mode a
-// failure is also the container's termination message, so that a pod
-// that cannot start says why in kubectl describe pod.
-func agentMain(ctx context.Context, args []string, stderr io.Writer) (err error) {
+// parseAgentFlags parses the agent command's arguments as the frame does.
+func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
+	var f agentFlags
+	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return f, cli.Usage(err)
+	}
+	return f, f.validate()
+}
+
+// agentMain is the agent subcommand with its arguments, logging to
+// stderr.
+func agentMain(ctx context.Context, args []string, stderr io.Writer) error {
 	f, err := parseAgentFlags(args, stderr)
 	if err != nil {
 		return err
 	}
+	return runAgent(ctx, f, stderr)
+}
+
+// runAgent runs the agent the flags describe, logging to stderr. In init
+// mode a failure is also the container's termination message, so that a
+// pod that cannot start says why in kubectl describe pod.
+func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) (err error) {
 	if f.mode == "init" {
 		defer func() {
 			if err == nil {
@@ -90,7 +108,7 @@ func agentMain(ctx context.Context, args []string, stderr io.Writer) (err error)
 	}
 	// The one place that names the backend on the logger: the backends
 	// log through it and add no key of their own.
-	log := cli.NewLogger(stderr, f.logFormat).With("mode", f.mode, "backend", cfg.Backend.Type)
+	log := f.log.Logger(stderr).With("mode", f.mode, "backend", cfg.Backend.Type)
 	if err := closeProcToOtherProcesses(); err != nil {
 		log.Warn("could not make the agent non-dumpable: an app sharing its uid and PID namespace could read its token", "err", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tradepulse/secret-injector/agent"
 	"github.com/tradepulse/secret-injector/agent/config"
+	"github.com/tradepulse/secret-injector/internal/buildinfo"
 	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
@@ -24,23 +25,27 @@ func run(ctx context.Context, args []string) int {
 }
 
 func TestParseAgentFlags(t *testing.T) {
+	defLog := cli.LogOptions{Level: "info", Format: "json"}
 	for _, tc := range []struct {
 		name    string
 		args    []string
 		want    agentFlags
 		wantErr string
 	}{
-		{"defaults", nil, agentFlags{mode: "sidecar", logFormat: "json", terminationLog: agent.TerminationLog}, ""},
+		{"defaults", nil, agentFlags{mode: "sidecar", log: defLog, terminationLog: agent.TerminationLog}, ""},
 		{"init with file", []string{"--mode", "init", "--config", "a.yaml", "--log-format", "text"},
-			agentFlags{mode: "init", configPath: "a.yaml", logFormat: "text", terminationLog: agent.TerminationLog}, ""},
+			agentFlags{mode: "init", configPath: "a.yaml", log: cli.LogOptions{Level: "info", Format: "text"}, terminationLog: agent.TerminationLog}, ""},
 		{"native sidecar", []string{"--mode", "sidecar", "--native-sidecar"},
-			agentFlags{mode: "sidecar", logFormat: "json", nativeSidecar: true, terminationLog: agent.TerminationLog}, ""},
+			agentFlags{mode: "sidecar", log: defLog, nativeSidecar: true, terminationLog: agent.TerminationLog}, ""},
 		{"termination log", []string{"--mode", "init", "--termination-log", "/tmp/x"},
-			agentFlags{mode: "init", logFormat: "json", terminationLog: "/tmp/x"}, ""},
+			agentFlags{mode: "init", log: defLog, terminationLog: "/tmp/x"}, ""},
 		{"native sidecar in init mode", []string{"--mode", "init", "--native-sidecar"}, agentFlags{}, "--native-sidecar goes with --mode sidecar"},
-		{"bad mode", []string{"--mode", "daemon"}, agentFlags{}, `--mode "daemon": want init or sidecar`},
-		{"bad log format", []string{"--log-format", "xml"}, agentFlags{}, `--log-format "xml"`},
-		{"unknown flag", []string{"--nope"}, agentFlags{}, "flag provided but not defined"},
+		{"debug logs", []string{"--log-level=debug"}, agentFlags{mode: "sidecar", log: cli.LogOptions{Level: "debug", Format: "json"}, terminationLog: agent.TerminationLog}, ""},
+		{"bad mode", []string{"--mode", "daemon"}, agentFlags{}, `invalid argument "daemon" for "--mode" flag: want init or sidecar`},
+		{"bad log format", []string{"--log-format", "xml"}, agentFlags{}, `invalid argument "xml" for "--log-format" flag: want json or text`},
+		{"bad log level", []string{"--log-level", "loud"}, agentFlags{}, `invalid argument "loud" for "--log-level" flag: want debug, info, warn or error`},
+		{"unknown flag", []string{"--nope"}, agentFlags{}, "unknown flag: --nope"},
+		{"single-dash long flag", []string{"-mode", "init"}, agentFlags{}, "unknown shorthand flag: 'm' in -mode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseAgentFlags(tc.args, io.Discard)
@@ -121,9 +126,11 @@ secrets:
 	t.Logf("edit reached the file in %s", time.Since(edited))
 
 	body := get(t, "http://"+metricsAddr+"/metrics")
+	bi := buildinfo.Get()
 	for _, want := range []string{
 		`secret_rotation_status{backend="env",secret="api-key"} 1`,
 		`secret_refresh_total{backend="env",result="updated",secret="api-key"} 2`,
+		fmt.Sprintf(`secret_injector_build_info{commit=%q,go_version=%q,version=%q} 1`, bi.Commit, bi.GoVersion, bi.Version),
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

@@ -2,35 +2,44 @@ package agentcmd
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
 
 	"github.com/tradepulse/secret-injector/agent/metrics"
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 // defaultLocalConfig is the config `fetch` and `make run` use on a fresh
 // clone.
 const defaultLocalConfig = "examples/agent.yaml"
 
-func runFetch(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
-	configPath := fs.String("config", defaultLocalConfig, "agent config file (YAML or JSON)")
-	out := fs.String("out", ".secrets", "directory to write into")
-	logFormat := fs.String("log-format", "text", "json or text")
-	if err := fs.Parse(args); err != nil {
-		return err
+// fetchSetup is the fetch command for the frame: its flags, then the run.
+func fetchSetup(fs *pflag.FlagSet) cli.RunFunc {
+	var configPath, out string
+	fs.StringVar(&configPath, "config", defaultLocalConfig, "agent config file (YAML or JSON)")
+	fs.StringVar(&out, "out", ".secrets", "directory to write into")
+	logs := cli.AddLogFlags(fs, "text")
+	return func(ctx context.Context, _ []string) error {
+		return runFetch(ctx, configPath, out, logs.Logger(cli.Stderr(ctx)), cli.Stdout(ctx))
 	}
-	cfg, err := loadConfig(*configPath)
+}
+
+// runFetch fetches every secret of the config at configPath once into
+// out and says so on stdout.
+func runFetch(ctx context.Context, configPath, out string, log *slog.Logger, stdout io.Writer) error {
+	cfg, err := loadConfig(configPath)
 	if err != nil {
 		return err
 	}
-	cfg.MountPath = *out
-	warnIfNotIgnored(*out)
-	log := newLogger(*logFormat).With("backend", cfg.Backend.Type)
+	cfg.MountPath = out
+	warnIfNotIgnored(out)
+	log = log.With("backend", cfg.Backend.Type)
 	a, closeBackend, err := buildAgent(ctx, cfg, agentOptions{mode: "init"}, log, metrics.New(prometheus.NewRegistry()))
 	if err != nil {
 		return err
@@ -39,7 +48,7 @@ func runFetch(ctx context.Context, args []string) error {
 	if err := a.agent.RunInit(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %d secrets into %s/\n", len(cfg.Secrets), *out)
+	fmt.Fprintf(stdout, "wrote %d secrets into %s/\n", len(cfg.Secrets), out)
 	return nil
 }
 

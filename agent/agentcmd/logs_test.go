@@ -88,3 +88,36 @@ func TestAgentLogLinesNameTheBackendOnce(t *testing.T) {
 
 // sentinelValue must never reach a log line.
 const sentinelValue = "SENTINEL-cmd-7d1f0b"
+
+// --log-level sets the least severe line written: warn drops the info
+// lines a default run writes, and debug, which writes the most, still
+// writes no secret or token.
+func TestAgentLogLevel(t *testing.T) {
+	v := newFakeVault("tok-" + sentinelValue)
+	v.put("tradepulse/binance", map[string]any{"api-key": "key-" + sentinelValue})
+	addr := freePort(t)
+	serveFakeVault(t, v, addr)
+	logsAt := func(level string) string {
+		path, _ := writeVaultConfig(t, addr, "tok-"+sentinelValue, "")
+		var logs lockedBuffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := agentMain(ctx, []string{"--mode", "init", "--config", path, "--log-level", level}, &logs); err != nil {
+			t.Fatalf("init at %s: %v\n%s", level, err, logs.String())
+		}
+		return logs.String()
+	}
+	debug, info, warn := logsAt("debug"), logsAt("info"), logsAt("warn")
+	if !strings.Contains(info, `"level":"INFO"`) {
+		t.Fatalf("an info run wrote no info line; the check below proves nothing:\n%s", info)
+	}
+	if strings.Contains(warn, `"level":"INFO"`) || strings.Contains(warn, `"level":"DEBUG"`) {
+		t.Errorf("a warn run wrote info or debug lines:\n%s", warn)
+	}
+	if len(debug) < len(info) {
+		t.Errorf("a debug run wrote less than an info run:\n%s", debug)
+	}
+	if strings.Contains(debug, sentinelValue) {
+		t.Errorf("debug logs hold the secret or the token:\n%s", debug)
+	}
+}

@@ -17,10 +17,12 @@ import (
 // native sidecar's postStart hook).
 func Commands() map[string]cli.Command {
 	return map[string]cli.Command{
-		"agent": {Summary: cli.AgentCommands["agent"], Run: runAgent},
-		"fetch": {Summary: cli.AgentCommands["fetch"], Run: runFetch},
-		"wait":  {Summary: cli.AgentCommands["wait"], Run: runWait},
+		"agent": {Summary: cli.AgentCommands["agent"], Setup: agentSetup},
+		"fetch": {Summary: cli.AgentCommands["fetch"], Setup: fetchSetup},
+		"wait":  {Summary: cli.AgentCommands["wait"], Setup: waitSetup},
 	}
 }
 
+// newLogger is the default logger of a command that parses its own flags
+// (cli.Command.Run): info level, in format, on stderr.
 func newLogger(format string) *slog.Logger { return cli.NewLogger(os.Stderr, format) }

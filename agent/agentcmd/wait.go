@@ -4,50 +4,56 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/tradepulse/secret-injector/agent"
 	"github.com/tradepulse/secret-injector/agent/admin"
+	"github.com/tradepulse/secret-injector/agent/config"
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
 // waitPoll is how often wait asks the agent whether it is ready: the
 // question is a loopback round trip, and the app's start waits on it.
 const waitPoll = 20 * time.Millisecond
 
-// runWait is the native sidecar's postStart hook, `secret-injector-agent
-// wait`. The kubelet starts the pod's next containers only once the hook
-// has returned, so the app starts the moment the sidecar's first pass has
-// written every required secret: no init container to run and reap, no
-// startup probe's one-second period. If the agent is not ready within the
-// config's initTimeout, wait fails with the reason; the kubelet then
-// restarts the sidecar, reports the reason in a FailedPostStartHook event,
-// and shows it, through the termination log, as the sidecar's last state.
-// The app never starts without its secrets.
-func runWait(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
-	configPath := fs.String("config", "", "agent config file (YAML or JSON); default: $SECRET_INJECTOR_CONFIG")
-	timeout := fs.Duration("timeout", 0, "give up after this long; default: the config's initTimeout")
-	terminationLog := fs.String("termination-log", agent.TerminationLog, "the file a failure's reason goes to, for kubectl describe pod (written only if it exists)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		return err
-	}
-	limit := cmp.Or(*timeout, time.Duration(cfg.InitTimeout))
-	c := &admin.Client{HTTP: &http.Client{Timeout: time.Second}, BaseURL: "http://" + cfg.AdminAddr}
-	if err := waitReady(ctx, c, limit, waitPoll); err != nil {
-		if werr := agent.WriteTerminationMessage(*terminationLog, err); werr != nil {
-			err = errors.Join(err, fmt.Errorf("writing the termination message: %w", werr))
+// waitSetup is the wait command for the frame: the native sidecar's
+// postStart hook, `secret-injector-agent wait`. The kubelet starts the
+// pod's next containers only once the hook has returned, so the app starts
+// the moment the sidecar's first pass has written every required secret:
+// no init container to run and reap, no startup probe's one-second period.
+// If the agent is not ready within the config's initTimeout, wait fails
+// with the reason; the kubelet then restarts the sidecar, reports the
+// reason in a FailedPostStartHook event, and shows it, through the
+// termination log, as the sidecar's last state. The app never starts
+// without its secrets.
+func waitSetup(fs *pflag.FlagSet) cli.RunFunc {
+	var (
+		configPath, terminationLog string
+		timeout                    time.Duration
+	)
+	fs.StringVar(&configPath, "config", "", "agent config file (YAML or JSON); default: $"+config.EnvVar)
+	fs.DurationVar(&timeout, "timeout", 0, "give up after this long; default: the config's initTimeout")
+	fs.StringVar(&terminationLog, "termination-log", agent.TerminationLog, "the file a failure's reason goes to, for kubectl describe pod (written only if it exists)")
+	return func(ctx context.Context, _ []string) error {
+		cfg, err := loadConfig(configPath)
+		if err != nil {
+			return err
 		}
-		return err
+		limit := cmp.Or(timeout, time.Duration(cfg.InitTimeout))
+		c := &admin.Client{HTTP: &http.Client{Timeout: time.Second}, BaseURL: "http://" + cfg.AdminAddr}
+		if err := waitReady(ctx, c, limit, waitPoll); err != nil {
+			if werr := agent.WriteTerminationMessage(terminationLog, err); werr != nil {
+				err = errors.Join(err, fmt.Errorf("writing the termination message: %w", werr))
+			}
+			return err
+		}
+		return nil
 	}
-	return nil
 }
 
 // waitReady asks the agent's admin API for its status every poll until it

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tradepulse/secret-injector/internal/buildinfo"
 )
 
 // Refresh results, the bounded values of the "result" label.
@@ -49,6 +51,7 @@ var Names = []string{
 	"secret_lease_revocations_total",
 	"secret_volume_writes_total",
 	"secret_certificate_expiry_timestamp_seconds",
+	buildinfo.MetricName,
 }
 
 // New creates the agent's metrics and registers them with reg.
@@ -98,7 +101,8 @@ func New(reg prometheus.Registerer) *Agent {
 		}, secretLabels),
 	}
 	reg.MustRegister(m.RotationStatus, m.LastSuccess, m.Refreshes, m.FetchDuration,
-		m.Notifications, m.LeaseExpiry, m.LeaseRenewals, m.LeaseRevocations, m.Writes, m.CertExpiry)
+		m.Notifications, m.LeaseExpiry, m.LeaseRenewals, m.LeaseRevocations, m.Writes, m.CertExpiry,
+		buildinfo.Collector(buildinfo.Get()))
 	return m
 }
 

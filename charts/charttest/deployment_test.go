@@ -417,6 +417,9 @@ func TestDeploymentOptions(t *testing.T) {
 	if got := flagsOf(t, d)["log-format"]; got != "text" {
 		t.Errorf("--log-format=%s, want text", got)
 	}
+	if got := flagsOf(t, d)["log-level"]; got != "debug" {
+		t.Errorf("--log-level=%s, want debug", got)
+	}
 
 	recreate := deployment(t, helm, map[string]any{"updateStrategy": map[string]any{"type": "Recreate"}})
 	if diff := cmp.Diff(appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}, recreate.Spec.Strategy); diff != "" {
@@ -432,6 +435,7 @@ func TestDeploymentOptions(t *testing.T) {
 		want   string
 	}{
 		{map[string]any{"log": map[string]any{"format": "logfmt"}}, "at '/log/format'"},
+		{map[string]any{"log": map[string]any{"level": "verbose"}}, "at '/log/level'"},
 		{map[string]any{"ports": map[string]any{"webhook": 70000}}, "at '/ports/webhook'"},
 		{map[string]any{"hostNetwork": "yes"}, "at '/hostNetwork'"},
 		{map[string]any{"updateStrategy": map[string]any{"type": "OnDelete"}}, "at '/updateStrategy/type'"},

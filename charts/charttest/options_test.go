@@ -143,7 +143,7 @@ func TestWebhookFlags(t *testing.T) {
 		"refresh-interval", "agent-cpu-request", "agent-memory-request", "agent-memory-limit", "volume-size-limit",
 		"allow-host-network", "min-refresh-interval", "max-secrets-per-pod", "agent-uid",
 		"admission-timeout", "max-connections", "max-concurrent-admissions", "max-inflight-bytes", "log-format",
-		"vault-auth-method", "vault-jwt-auth-path", "vault-ca-key", "vault-revoke-on-shutdown", "init-timeout", "max-init-timeout"}
+		"vault-auth-method", "vault-jwt-auth-path", "vault-ca-key", "vault-revoke-on-shutdown", "init-timeout", "max-init-timeout", "log-level"}
 	optional := []string{"allowed-images", "vault-address", "vault-allowed-addresses", "vault-role", "gcp-project", "aws-region", "gcp-endpoint", "aws-endpoint",
 		"vault-namespace", "vault-allowed-namespaces", "vault-ca-configmap", "vault-ca-secret", "aws-allowed-role-arns"}
 	for _, rc := range renderCases(t) {

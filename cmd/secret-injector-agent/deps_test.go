@@ -51,7 +51,7 @@ func TestCommands(t *testing.T) {
 	for name := range p.Commands {
 		names = append(names, name)
 	}
-	if len(names) != 3 || p.Commands["agent"].Run == nil || p.Commands["fetch"].Run == nil || p.Commands["wait"].Run == nil {
+	if len(names) != 3 || p.Commands["agent"].Setup == nil || p.Commands["fetch"].Setup == nil || p.Commands["wait"].Setup == nil {
 		t.Errorf("commands %q, want agent, fetch and wait (the native sidecar's postStart hook)", names)
 	}
 	if code := p.Main(context.Background(), []string{"webhook"}, io.Discard, io.Discard); code != 2 {

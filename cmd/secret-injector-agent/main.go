@@ -9,11 +9,9 @@ import (
 	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = ""
-
 func main() { program().Exit() }
 
 func program() cli.Program {
-	return cli.Program{Name: cli.AgentBinary, Version: version, Commands: agentcmd.Commands()}
+	return cli.Program{Name: cli.AgentBinary, Summary: "the secret-injector agent: fills and refreshes a pod's secrets volume",
+		Commands: agentcmd.Commands()}
 }

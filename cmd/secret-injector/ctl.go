@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/tradepulse/secret-injector/ctl"
+	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
-// ctlCommand runs one of the operator verbs (status, refresh, revoke)
+// ctlCommand is one of the operator verbs (status, refresh, revoke), run
 // across the injected pods it selects.
-func ctlCommand(verb string) func(ctx context.Context, args []string) error {
-	return func(ctx context.Context, args []string) error {
-		return ctl.Main(ctx, verb, args, os.Stdout, os.Stderr)
-	}
-}
+func ctlCommand(verb string) cli.Command { return ctl.CLICommand(verb) }

@@ -11,20 +11,18 @@ import (
 	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = ""
-
 func main() { program().Exit() }
 
 func program() cli.Program {
 	cmds := map[string]cli.Command{
-		"refresh": {Summary: "force a fetch in the selected pods' agents; restart workloads that cannot reload", Run: ctlCommand("refresh")},
-		"revoke":  {Summary: "revoke the selected pods' Vault leases and wait for fresh credentials", Run: ctlCommand("revoke")},
-		"status":  {Summary: "show each selected pod's secrets: status, version, last success, lease expiry", Run: ctlCommand("status")},
-		"webhook": {Summary: "run the mutating admission webhook that injects the agent", Run: runWebhook},
+		"webhook": {Summary: "run the mutating admission webhook that injects the agent", Setup: webhookSetup},
+	}
+	for _, verb := range ctl.Verbs {
+		cmds[verb] = ctlCommand(verb)
 	}
 	for name, summary := range cli.AgentCommands {
-		cmds[name] = cli.Command{Summary: summary, Run: agentCommand(name)}
+		cmds[name] = cli.Command{Summary: summary + " (runs " + cli.AgentBinary + ")", Run: agentCommand(name)}
 	}
-	return cli.Program{Name: "secret-injector", Version: version, Commands: cmds, UsageErrors: []error{ctl.ErrUsage}}
+	return cli.Program{Name: "secret-injector", Summary: "inject secrets into Kubernetes pods, and operate the agents that keep them fresh",
+		Commands: cmds, UsageErrors: []error{ctl.ErrUsage}}
 }

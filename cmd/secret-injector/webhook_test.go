@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"reflect"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tradepulse/secret-injector/injector"
+	"github.com/tradepulse/secret-injector/internal/cli"
 	"github.com/tradepulse/secret-injector/webhook"
 )
 
@@ -41,11 +43,19 @@ func TestWebhookFlagsRefuse(t *testing.T) {
 		{"agent env with a bad name", []string{"--agent-env=1X=y"}, `agent env "1X": not a valid environment variable name`},
 		{"agent env naming the pod", []string{"--agent-env=SECRET_INJECTOR_POD_NAME=x"}, "agent env SECRET_INJECTOR_POD_NAME: set by the injector"},
 		{"allowed role that is no ARN", []string{"--aws-allowed-role-arns=arn:aws:iam::111122223333:role/a,role/b"}, `allowed aws role ARN "role/b": must be a role ARN or a pattern`},
+		{"bind address without a port", []string{"--bind-address=127.0.0.1"}, `--bind-address "127.0.0.1": want host:port`},
+		{"bind address with a bad port", []string{"--bind-address=:99999"}, `--bind-address ":99999": want host:port with a port from 1 to 65535`},
+		{"bind address and port", []string{"--bind-address=:9443", "--port=9443"}, "give --bind-address or --port, not both"},
+		{"log level", []string{"--log-level=verbose"}, `invalid argument "verbose" for "--log-level" flag: want debug, info, warn or error`},
+		{"single-dash long flag", []string{"-port=9443"}, "unknown shorthand flag: 'p' in -port=9443"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := parseWebhookFlags(append(webhookBase(), tc.args...), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if !errors.Is(err, cli.ErrUsage) {
+				t.Errorf("err = %v, want a usage error (exit 2)", err)
 			}
 		})
 	}
@@ -81,6 +91,24 @@ func TestWebhookFlagsAccept(t *testing.T) {
 	}
 	if c.Injector.AgentUID != injector.DefaultAgentUID {
 		t.Errorf("agent uid %d, want %d", c.Injector.AgentUID, injector.DefaultAgentUID)
+	}
+	if c.Host != "" || c.Port != webhook.DefaultPort {
+		t.Errorf("admission listener %s:%d, want :%d", c.Host, c.Port, webhook.DefaultPort)
+	}
+	for _, tc := range []struct {
+		args []string
+		host string
+		port int
+		log  cli.LogOptions
+	}{
+		{[]string{"--port=8443"}, "", 8443, cli.LogOptions{Level: "info", Format: "json"}},
+		{[]string{"--bind-address=127.0.0.1:10250", "--log-level=debug", "--log-format=text"}, "127.0.0.1", 10250, cli.LogOptions{Level: "debug", Format: "text"}},
+		{[]string{"--bind-address", "[::1]:9443"}, "::1", 9443, cli.LogOptions{Level: "info", Format: "json"}},
+	} {
+		c, log, err := parseWebhookFlags(append(webhookBase(), tc.args...), io.Discard)
+		if err != nil || c.Host != tc.host || c.Port != tc.port || log != tc.log {
+			t.Errorf("%q: listener %q:%d, logs %+v, %v; want %q:%d, %+v", tc.args, c.Host, c.Port, log, err, tc.host, tc.port, tc.log)
+		}
 	}
 	c, _, err = parseWebhookFlags(append(webhookBase(), "--min-refresh-interval=1s", "--refresh-interval=2s", "--max-secrets-per-pod=8", "--agent-uid=70000",
 		"--admission-timeout=10s", "--max-connections=64", "--max-concurrent-admissions=2", "--max-inflight-bytes=16Mi"), io.Discard)

@@ -171,7 +171,7 @@ func TestDockerfileMatchesContract(t *testing.T) {
 			goBuild = in.args
 		}
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "GOOS=$TARGETOS", "GOARCH=$TARGETARCH", "-trimpath", "-X main.version=", "-o /out/ ", "./cmd/secret-injector ", "./cmd/" + AgentBinaryName} {
+	for _, want := range []string{"CGO_ENABLED=0", "GOOS=$TARGETOS", "GOARCH=$TARGETARCH", "-trimpath", "-X github.com/tradepulse/secret-injector/internal/buildinfo.version=${VERSION}", "-X github.com/tradepulse/secret-injector/internal/buildinfo.commit=${REVISION}", "-X github.com/tradepulse/secret-injector/internal/buildinfo.date=${SOURCE_DATE_EPOCH}", "-o /out/ ", "./cmd/secret-injector ", "./cmd/" + AgentBinaryName} {
 		if !strings.Contains(goBuild, want) {
 			t.Errorf("the builder's go build (%q) lacks %s", goBuild, want)
 		}

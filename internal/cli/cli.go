@@ -1,9 +1,10 @@
 // Package cli is the small frame every binary of the project is built on:
-// subcommands with their own flags, a `version` command, exit codes, and
-// the loggers. It imports nothing of the project, so that
-// secret-injector-agent (the agent alone) and secret-injector (the webhook
-// and the operator commands) share it without linking each other's
-// dependencies.
+// subcommands with kubectl-style flags (spf13/cobra and pflag, the
+// libraries kubectl itself is built on), `version`, `completion` and
+// `help`, exit codes, and the loggers. It imports nothing of the project
+// but internal/buildinfo, so that secret-injector-agent (the agent alone)
+// and secret-injector (the webhook and the operator commands) share it
+// without linking each other's dependencies.
 package cli
 
 import (
@@ -15,31 +16,83 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
-	"slices"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// Command is one subcommand: it parses its own flags from args.
+// Exit codes of every command (docs/cli.md).
+const (
+	// ExitOK: the command did what was asked.
+	ExitOK = 0
+	// ExitFailure: the command ran and found a problem, or could not do
+	// what was asked (a secret not ok, an agent unreachable, a failed
+	// start).
+	ExitFailure = 1
+	// ExitUsage: the command line is wrong (unknown command or flag, a
+	// bad flag value); nothing was done.
+	ExitUsage = 2
+)
+
+// ErrUsage is matched by errors about the command line itself (a flag's
+// value, an argument), as opposed to errors from doing the work: they exit
+// ExitUsage with a pointer to --help.
+var ErrUsage = errors.New("usage")
+
+// usageError is err, matching ErrUsage without changing its message.
+type usageError struct{ err error }
+
+func (e usageError) Error() string        { return e.err.Error() }
+func (e usageError) Unwrap() error        { return e.err }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+
+// Usage marks err as a command-line error (nil stays nil).
+func Usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// RunFunc runs a command with the positional arguments left after its
+// flags, until it is done or ctx ends.
+type RunFunc func(ctx context.Context, args []string) error
+
+// Command is one subcommand.
 type Command struct {
-	// Summary is the one line `<program> help` prints.
+	// Summary is the one line the program's help lists.
 	Summary string
-	// Run runs the command until it is done or ctx ends.
-	Run func(ctx context.Context, args []string) error
+	// Long is the command's own help text; "" repeats Summary.
+	Long string
+	// Args is the synopsis of the positional arguments, e.g. "[POD...]";
+	// "" means the command takes none, and one given is a usage error.
+	Args string
+	// Setup declares the command's flags on fs and returns the function
+	// that runs it once they are parsed. The frame parses them, so that
+	// every command takes the same spellings (--name value, --name=value,
+	// the short forms a command declares), rejects an unknown flag the
+	// same way, and lists its flags in --help and shell completion.
+	Setup func(fs *pflag.FlagSet) RunFunc
+	// Run, for a command without Setup, gets its arguments exactly as
+	// given and parses them itself (help and completion then know none of
+	// its flags). secret-injector's agent commands are so: it hands them
+	// to secret-injector-agent, which parses them.
+	Run RunFunc
 }
 
 // Program is a binary made of subcommands.
 type Program struct {
 	// Name is the binary's name in messages.
 	Name string
-	// Version is the binary's version as stamped at build time
-	// (-X main.version); empty falls back to the module's build info.
-	Version string
-	// Commands are the subcommands; Main adds `version`.
+	// Summary is the binary's one-line description in its help.
+	Summary string
+	// Commands are the subcommands; Main adds version, completion and
+	// help.
 	Commands map[string]Command
-	// UsageErrors are sentinels that mark an error in the command line
-	// itself: such an error exits 2, as an unknown command does.
+	// UsageErrors are more sentinels that mark an error in the command
+	// line itself, besides ErrUsage.
 	UsageErrors []error
 }
 
@@ -52,42 +105,36 @@ func (p Program) Exit() {
 	os.Exit(code)
 }
 
-// Main runs the subcommand args name and returns the process's exit
-// code: 0, 1 for a failure, 2 for a bad command line.
+// Main runs the subcommand args name and returns the process's exit code
+// (ExitOK, ExitFailure or ExitUsage). Help goes to stdout and exits 0; a
+// bad command line is named on stderr with a pointer to --help.
 func (p Program) Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmds := make(map[string]Command, len(p.Commands)+1)
-	for name, c := range p.Commands {
-		cmds[name] = c
+	root := p.root(stdout, stderr)
+	// cobra reads os.Args when given nil.
+	root.SetArgs(append([]string{}, args...))
+	cmd, err := root.ExecuteContextC(withStreams(ctx, stdout, stderr))
+	if cmd == nil {
+		cmd = root
 	}
-	cmds["version"] = Command{"print the version", func(context.Context, []string) error {
-		fmt.Fprintf(stdout, "%s %s (%s)\n", p.Name, BuildVersion(p.Version), runtime.Version())
-		return nil
-	}}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		p.usage(stderr, cmds)
-		return 2
-	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "%s: unknown command %q\n\n", p.Name, args[0])
-		p.usage(stderr, cmds)
-		return 2
-	}
-	switch err := c.Run(ctx, args[1:]); {
+	switch {
 	case err == nil:
+		return ExitOK
 	case errors.Is(err, flag.ErrHelp):
-		// -h printed the flags; asking for help is not a failure.
+		// A command parsing its own flags printed its help for -h.
+		return ExitOK
 	case p.isUsage(err):
-		fmt.Fprintf(stderr, "%s %s: %v\n", p.Name, args[0], err)
-		return 2
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), err, cmd.CommandPath())
+		return ExitUsage
 	default:
-		fmt.Fprintf(stderr, "%s %s: %v\n", p.Name, args[0], err)
-		return 1
+		fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+		return ExitFailure
 	}
-	return 0
 }
 
 func (p Program) isUsage(err error) bool {
+	if errors.Is(err, ErrUsage) {
+		return true
+	}
 	for _, u := range p.UsageErrors {
 		if errors.Is(err, u) {
 			return true
@@ -96,38 +143,78 @@ func (p Program) isUsage(err error) bool {
 	return false
 }
 
-func (p Program) usage(w io.Writer, cmds map[string]Command) {
-	fmt.Fprintf(w, "usage: %s <command> [flags]\n\ncommands:\n", p.Name)
-	names := make([]string, 0, len(cmds))
-	for name := range cmds {
-		names = append(names, name)
+// root builds the command tree afresh for one Main: a command's flags
+// are bound to variables its Setup makes.
+func (p Program) root(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   p.Name,
+		Short: p.Summary,
+		Long:  p.Summary,
+		// Main prints errors, and the usage hint, itself.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.ArbitraryArgs,
+		// "did you mean" within two edits, as kubectl.
+		SuggestionsMinimumDistance: 2,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return Usage(errors.New("a command is required"))
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return Usage(errors.New(msg))
+		},
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].Summary)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return Usage(err) })
+	for name, c := range p.Commands {
+		root.AddCommand(subcommand(name, c))
 	}
-	fmt.Fprintf(w, "\nrun '%s <command> -h' for its flags\n", p.Name)
+	root.AddCommand(subcommand("version", versionCommand(p.Name)))
+	return root
 }
 
-// BuildVersion is stamped if set, else the module version of the build
-// info, else "dev".
-func BuildVersion(stamped string) string {
-	if stamped != "" {
-		return stamped
+func subcommand(name string, c Command) *cobra.Command {
+	cc := &cobra.Command{
+		Use:   strings.TrimSpace(name + " " + c.Args),
+		Short: c.Summary,
+		Long:  c.Long,
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	if cc.Long == "" {
+		cc.Long = c.Summary
 	}
-	return "dev"
+	if c.Setup == nil {
+		cc.DisableFlagParsing = true
+		cc.RunE = func(cmd *cobra.Command, args []string) error { return c.Run(cmd.Context(), args) }
+		return cc
+	}
+	cc.Flags().SortFlags = false
+	run := c.Setup(cc.Flags())
+	// Shell completion offers an enumerated flag's words.
+	cc.Flags().VisitAll(func(f *pflag.Flag) {
+		if e, ok := f.Value.(*enumValue); ok {
+			_ = cc.RegisterFlagCompletionFunc(f.Name, cobra.FixedCompletions(e.words, cobra.ShellCompDirectiveNoFileComp))
+		}
+	})
+	if c.Args == "" {
+		cc.Args = func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return Usage(fmt.Errorf("unexpected argument %q: %s takes flags only", args[0], name))
+			}
+			return nil
+		}
+	}
+	cc.RunE = func(cmd *cobra.Command, args []string) error { return run(cmd.Context(), args) }
+	return cc
 }
 
-// NewLogger returns a logger writing format ("json" or "text") to w, as
-// every command of the project logs.
+// NewLogger returns an info-level logger writing format ("json" or
+// "text") to w, as every command of the project logs by default.
 func NewLogger(w io.Writer, format string) *slog.Logger {
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, nil))
-	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return LogOptions{Level: "info", Format: format}.Logger(w)
 }
 
 // AgentBinary is the file name of the agent-only binary
