@@ -36,6 +36,9 @@ type agentFlags struct {
 	nativeSidecar bool
 	// terminationLog is where init mode says why it failed.
 	terminationLog string
+	// installExec is where init mode copies this binary for env mode's
+	// wrapper (exec.go).
+	installExec string
 }
 
 func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
@@ -47,8 +50,12 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentFlags, error) {
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&f.terminationLog, "termination-log", agent.TerminationLog, "init mode: the file a failure's reason goes to, for kubectl describe pod (written only if it exists)")
 	fs.BoolVar(&f.nativeSidecar, "native-sidecar", false, "sidecar mode: this is a native sidecar (an init container with restartPolicy: Always), so the app starts after the first pass, which tells it nothing")
+	fs.StringVar(&f.installExec, "install-exec", "", "init mode: first copy this binary to this path (mode 0555), for env mode's exec wrapper in the app containers")
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	if f.installExec != "" && f.mode != "init" {
+		return f, errors.New("--install-exec goes with --mode init")
 	}
 	if f.nativeSidecar && f.mode != "sidecar" {
 		return f, errors.New("--native-sidecar goes with --mode sidecar")
@@ -83,6 +90,9 @@ func agentMain(ctx context.Context, args []string, stderr io.Writer) (err error)
 				fmt.Fprintf(stderr, "could not write the termination message to %s: %v\n", f.terminationLog, werr)
 			}
 		}()
+	}
+	if err := installExec(f.installExec); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(f.configPath)
 	if err != nil {

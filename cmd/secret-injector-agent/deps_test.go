@@ -51,8 +51,8 @@ func TestCommands(t *testing.T) {
 	for name := range p.Commands {
 		names = append(names, name)
 	}
-	if len(names) != 2 || p.Commands["agent"].Run == nil || p.Commands["fetch"].Run == nil {
-		t.Errorf("commands %q, want agent and fetch", names)
+	if len(names) != 3 || p.Commands["agent"].Run == nil || p.Commands["fetch"].Run == nil || p.Commands["exec"].Run == nil {
+		t.Errorf("commands %q, want agent, fetch and exec", names)
 	}
 	if code := p.Main(context.Background(), []string{"webhook"}, io.Discard, io.Discard); code != 2 {
 		t.Errorf("webhook: exit %d, want 2 (unknown command)", code)

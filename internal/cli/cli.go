@@ -141,4 +141,5 @@ const AgentBinary = "secret-injector-agent"
 var AgentCommands = map[string]string{
 	"agent": "run the agent: --mode init (fill the volume, then exit) or --mode sidecar (keep it fresh)",
 	"fetch": "fetch every secret once into .secrets/ for inspection (local development)",
+	"exec":  "env mode's wrapper in an app container: run the app with the secrets in its environment, restart or signal it when they change",
 }
