@@ -97,6 +97,8 @@ func copyForApply(pod *corev1.Pod) *corev1.Pod {
 type targets struct {
 	regular, init map[string]bool
 	agent         agentIdentity
+	// wrap are the containers env mode wraps (envmode.go).
+	wrap map[string]bool
 }
 
 func ours(name string) bool { return name == InitContainerName || name == SidecarName }
@@ -155,6 +157,7 @@ func selectTargets(pod *corev1.Pod, spec *Spec, opts Options, probs *problems) t
 	}
 	check(pod.Spec.Containers, sel.regular)
 	check(pod.Spec.InitContainers, sel.init)
+	sel.wrap = selectWrapped(pod, spec, sel, probs)
 	if spec.Config.Backend.Type == config.BackendEnv && !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == EnvVolumeName }) {
 		probs.add(AnnotationBackend, fmt.Sprintf("env needs a pod volume named %s holding a .env file (e.g. from a ConfigMap); the agent reads it at %s", EnvVolumeName, EnvFile))
 	}
@@ -292,7 +295,9 @@ func apply(pod *corev1.Pod, spec *Spec, opts Options, sel targets, configJSON st
 		}
 	}
 
+	applyEnvMode(pod, spec, sel)
 	init, sidecar := agentContainers(spec, opts, sel.agent, configJSON)
+	envInit(init, spec)
 	var first []corev1.Container
 	if init != nil {
 		first = append(first, *init)

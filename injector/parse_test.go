@@ -336,7 +336,7 @@ func TestLargeAnnotations(t *testing.T) {
 	if len(lines) != maxProblems+1 {
 		t.Fatalf("denial has %d lines, want %d", len(lines), maxProblems+1)
 	}
-	if want := "annotation secrets.tradepulse.io/*: 422 more problems not shown; fix the ones above first"; lines[maxProblems] != want {
+	if want := "annotation secrets.tradepulse.io/*: 489 more problems not shown; fix the ones above first"; lines[maxProblems] != want {
 		t.Errorf("last line = %q, want %q", lines[maxProblems], want)
 	}
 }

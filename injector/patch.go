@@ -59,8 +59,10 @@ func patchOps(in, out *corev1.Pod) ([]Op, error) {
 			p.add(OpAdd, "/spec/shareProcessNamespace", *out.Spec.ShareProcessNamespace)
 		}
 	}
-	ownVolume := func(v *corev1.Volume) bool { return v.Name == VolumeName || v.Name == TokenVolumeName }
-	ownMount := func(m *corev1.VolumeMount) bool { return m.Name == VolumeName }
+	ownVolume := func(v *corev1.Volume) bool {
+		return v.Name == VolumeName || v.Name == TokenVolumeName || v.Name == BinVolumeName
+	}
+	ownMount := func(m *corev1.VolumeMount) bool { return m.Name == VolumeName || m.Name == BinVolumeName }
 	ownContainer := func(c *corev1.Container) bool { return ours(c.Name) }
 	if err := editList(&p, "/spec/volumes", in.Spec.Volumes, out.Spec.Volumes, ownVolume); err != nil {
 		return nil, err
@@ -89,6 +91,8 @@ func patchOps(in, out *corev1.Pod) ([]Op, error) {
 			if err := editList(&p, path, l.in[i].VolumeMounts, l.out[j].VolumeMounts, ownMount); err != nil {
 				return nil, err
 			}
+			// Env mode wraps the command (envmode.go).
+			p.command(l.path+"/"+strconv.Itoa(i)+"/command", l.in[i].Command, l.out[j].Command)
 			j++
 		}
 	}
@@ -194,5 +198,19 @@ func editList[T any](p *patch, path string, in, out []T, own func(*T) bool) erro
 		}
 		// in[i] and out[j] are the same item of the pod's.
 		i, j, at = i+1, j+1, at+1
+	}
+}
+
+// command sets a container's command where env mode wrapped or unwrapped
+// it.
+func (p *patch) command(path string, in, out []string) {
+	switch {
+	case slices.Equal(in, out):
+	case len(out) == 0:
+		p.add(OpRemove, path, nil)
+	case len(in) == 0:
+		p.add(OpAdd, path, out)
+	default:
+		p.add(OpReplace, path, out)
 	}
 }
