@@ -35,9 +35,10 @@ const (
 //
 // The operations are written from what the injector owns, never from a
 // diff of the whole pod: the status annotation, shareProcessNamespace, the
-// secrets and token volumes, the secrets mount of each app container, and
-// the agent's containers, each added, replaced where it differs from what
-// Inject writes, or removed. Everything else, including fields that our Go
+// secrets, token and bin volumes, the secrets and bin mounts and the
+// command (env mode's wrapper) of each app container, and the agent's
+// containers, each added, replaced where it differs from what Inject
+// writes, or removed. Everything else, including fields that our Go
 // types do not know, is left to the encoded pod as it was.
 func Patch(pod *corev1.Pod, opts Options) ([]Op, error) {
 	out, err := inject(pod, opts)
