@@ -178,6 +178,11 @@ func startWrapper(t *testing.T, dir string, flags []string, env []string, appArg
 	cmd.Env = append(cmd.Env, env...)
 	w := &wrapper{t: t, cmd: cmd, report: report, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = w.stderr
+	// A group of its own, so that cleanup kills the app with the wrapper;
+	// and Wait returns once the wrapper is gone, even if the app lives on
+	// with its stderr.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -187,12 +192,8 @@ func startWrapper(t *testing.T, dir string, flags []string, env []string, appArg
 		close(w.done)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-w.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-w.done
-		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-w.done
 		if t.Failed() {
 			t.Logf("wrapper stderr:\n%s", w.stderr.String())
 		}
