@@ -1,7 +1,8 @@
 // Package injector turns a pod's secrets.tradepulse.io/ annotations into a
 // validated agent config and mutates the pod to run the agent: an in-memory
 // secrets volume, an init container that fills it before the app starts, a
-// sidecar that keeps it fresh, and the app mounts.
+// sidecar that keeps it fresh, and the app mounts; in env mode it also
+// puts the agent's exec wrapper in front of the app's command (envmode.go).
 //
 // It is pure: no network, no clock, no Kubernetes client. The webhook decodes
 // the pod and calls Patch, which writes the JSON patch from what Inject adds
