@@ -213,6 +213,9 @@ func selectWrapped(pod *corev1.Pod, spec *Spec, sel targets, probs *problems) ma
 			}
 		}
 	}
+	if len(wrap) == 0 && spec.Env.Containers == nil {
+		probs.add(key, fmt.Sprintf("wraps no container: no app container gets the secrets volume (%s lists init containers only)", AnnotationContainers))
+	}
 	for _, c := range pod.Spec.Containers {
 		if !wrap[c.Name] {
 			continue
