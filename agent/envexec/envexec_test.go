@@ -258,3 +258,23 @@ func TestInstall(t *testing.T) {
 		t.Errorf("the directory holds %d entries, want the copy alone", len(entries))
 	}
 }
+
+// Reload none: a change is noticed and the app left alone.
+func TestReloadNoneLeavesTheApp(t *testing.T) {
+	v := newVolume(t)
+	v.write(baseSecrets(apiKey1)...)
+	w := startWrapper(t, v.dir, []string{"--var", "API_KEY=api-key", "--reload", "none"}, []string{"ENVEXEC_TEST_VARS=API_KEY"})
+	w.lines("start", 1)
+	v.write(baseSecrets(apiKey2)...)
+	w.waitStderr("reload none")
+	w.signal(syscall.SIGTERM)
+	if code := w.exit(); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if n := len(w.lines("start", 1)); n != 1 {
+		t.Errorf("%d starts, want 1", n)
+	}
+	if n := len(w.lines("signal", 0)); n != 0 {
+		t.Errorf("the app got %d signals, want none", n)
+	}
+}

@@ -290,3 +290,15 @@ func (w *wrapper) waitGone(path string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// waitStderr waits until the wrapper's output holds s.
+func (w *wrapper) waitStderr(s string) {
+	w.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !strings.Contains(w.stderr.String(), s) {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("the wrapper never wrote %q", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
