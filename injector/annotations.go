@@ -290,6 +290,7 @@ var podKeys = []string{
 	AnnotationMountPath, AnnotationContainers, AnnotationReload,
 	AnnotationOwner, AnnotationAgentImage, AnnotationAgentCPURequest,
 	AnnotationAgentMemoryRequest, AnnotationAgentMemoryLimit,
+	AnnotationEnvMode, AnnotationEnvContainers, AnnotationEnvReload,
 }
 
 // secretKeyPrefixes is every per-secret prefix. Exact pod-level keys are
@@ -300,4 +301,41 @@ var secretKeyPrefixes = []string{
 	AnnotationFieldsPrefix, AnnotationFileModePrefix, AnnotationOptionalPrefix,
 	AnnotationRefreshIntervalPrefix, AnnotationCertCommonNamePrefix,
 	AnnotationCertAltNamesPrefix, AnnotationCertIPSANsPrefix, AnnotationCertTTLPrefix,
+	AnnotationEnvNamePrefix,
 }
+
+// Env mode's keys (envmode.go): the secrets reach the app as environment
+// variables, set by a wrapper (the agent binary's exec command) that
+// starts the app's stated command.
+const (
+	// AnnotationEnvMode turns env mode on: the init container copies the
+	// agent binary into a volume, and each wrapped container's command
+	// becomes that binary's exec command followed by the container's own
+	// command, which the pod must state. Default: "false".
+	//
+	//	secrets.tradepulse.io/env-mode: "true"
+	AnnotationEnvMode = Prefix + "env-mode"
+
+	// AnnotationEnvContainers names, comma-separated, the containers whose
+	// command is wrapped. Default: every container that gets the secrets
+	// volume (annotation containers), init containers excepted.
+	//
+	//	secrets.tradepulse.io/env-containers: engine
+	AnnotationEnvContainers = Prefix + "env-containers"
+
+	// AnnotationEnvReload says what the wrapper does when a secret
+	// changes: restart (default: SIGTERM, the pod's
+	// terminationGracePeriodSeconds, SIGKILL, then start the app again
+	// with the new values), signal:<SIGNAL> (the app keeps its
+	// environment and must re-read the files) or none.
+	//
+	//	secrets.tradepulse.io/env-reload: signal:SIGHUP
+	AnnotationEnvReload = Prefix + "env-reload"
+
+	// AnnotationEnvNamePrefix names the variable of a raw or template
+	// secret. Default: the secret's name in upper case with '.' and '-'
+	// as '_' (binance-api-key: BINANCE_API_KEY).
+	//
+	//	secrets.tradepulse.io/env-name-binance-api-key: BINANCE_KEY
+	AnnotationEnvNamePrefix = Prefix + "env-name-"
+)

@@ -209,7 +209,8 @@ func examplePod(ann map[string]string) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			SecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](10001), RunAsGroup: ptr.To[int64](10001)},
 			InitContainers:  []corev1.Container{{Name: "migrate", Image: "m"}},
-			Containers:      []corev1.Container{{Name: "engine", Image: "e"}, {Name: "app", Image: "a"}},
+			// Commands stated, as env mode needs.
+			Containers: []corev1.Container{{Name: "engine", Image: "e", Command: []string{"/engine"}}, {Name: "app", Image: "a", Command: []string{"/app"}}},
 			Volumes: []corev1.Volume{{Name: EnvVolumeName, VolumeSource: corev1.VolumeSource{
 				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "env"}}}}},
 		},
@@ -270,6 +271,8 @@ func (e tableExample) annotations() map[string]string {
 		ann[AnnotationFormatPrefix+"x"] = config.FormatTemplate
 	case key == "fields-x":
 		ann[AnnotationFormatPrefix+"x"] = config.FormatJSON
+	case strings.HasPrefix(key, "env-") && key != "env-mode":
+		ann[AnnotationEnvMode] = "true"
 	case key == "format-x" && e.value == config.FormatTemplate:
 		ann[AnnotationTemplatePrefix+"x"] = "{{ .Raw }}"
 	}

@@ -1,7 +1,8 @@
 // Package injector turns a pod's secrets.tradepulse.io/ annotations into a
 // validated agent config and mutates the pod to run the agent: an in-memory
 // secrets volume, an init container that fills it before the app starts, a
-// sidecar that keeps it fresh, and the app mounts.
+// sidecar that keeps it fresh, and the app mounts; in env mode it also
+// puts the agent's exec wrapper in front of the app's command (envmode.go).
 //
 // It is pure: no network, no clock, no Kubernetes client. The webhook decodes
 // the pod and calls Patch, which writes the JSON patch from what Inject adds
@@ -12,6 +13,7 @@
 package injector
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -97,6 +99,8 @@ func copyForApply(pod *corev1.Pod) *corev1.Pod {
 type targets struct {
 	regular, init map[string]bool
 	agent         agentIdentity
+	// wrap are the containers env mode wraps (envmode.go).
+	wrap map[string]bool
 }
 
 func ours(name string) bool { return name == InitContainerName || name == SidecarName }
@@ -155,6 +159,7 @@ func selectTargets(pod *corev1.Pod, spec *Spec, opts Options, probs *problems) t
 	}
 	check(pod.Spec.Containers, sel.regular)
 	check(pod.Spec.InitContainers, sel.init)
+	sel.wrap = selectWrapped(pod, spec, sel, probs)
 	if spec.Config.Backend.Type == config.BackendEnv && !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == EnvVolumeName }) {
 		probs.add(AnnotationBackend, fmt.Sprintf("env needs a pod volume named %s holding a .env file (e.g. from a ConfigMap); the agent reads it at %s", EnvVolumeName, EnvFile))
 	}
@@ -297,6 +302,7 @@ func apply(pod *corev1.Pod, spec *Spec, opts Options, sel targets, configJSON st
 		}
 	}
 
+	applyEnvMode(pod, spec, sel)
 	identity := findAWSIdentity(pod)
 	init, sidecar := agentContainers(spec, opts, sel.agent, configJSON)
 	for _, c := range []*corev1.Container{init, sidecar} {
@@ -304,6 +310,9 @@ func apply(pod *corev1.Pod, spec *Spec, opts Options, sel targets, configJSON st
 			identity.addTo(c)
 		}
 	}
+	// The first agent container to run copies the binary for env mode:
+	// the init container, or the native sidecar that stands in for it.
+	envInit(cmp.Or(init, sidecar), spec)
 	var first []corev1.Container
 	if init != nil {
 		first = append(first, *init)

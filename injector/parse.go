@@ -31,6 +31,8 @@ type Spec struct {
 	Image string
 	// Resources of the agent containers.
 	Resources corev1.ResourceRequirements
+	// Env is env mode (envmode.go); nil when it is off.
+	Env *EnvMode
 
 	// modeSet names the secrets whose file-mode-<name> is set; the others
 	// get the default mode Inject picks for the agent's identity.
@@ -109,6 +111,7 @@ func parse(ann map[string]string, opts Options) (*Spec, bool, problems) {
 	spec.Image = p.image()
 	spec.Resources = p.resources()
 	c.Secrets = p.secrets(decls)
+	spec.Env = p.envMode(spec.Mode, decls, c.Secrets)
 	spec.modeSet = p.modeSet
 	if len(p.probs) > 0 {
 		return spec, true, p.probs
@@ -244,20 +247,25 @@ func (p *parser) mountPath() string {
 }
 
 func (p *parser) containers() []string {
-	v, ok := p.ann[AnnotationContainers]
-	if !ok {
+	if _, ok := p.ann[AnnotationContainers]; !ok {
 		return nil
 	}
+	return p.containerList(AnnotationContainers)
+}
+
+// containerList reads the comma-separated container names of key.
+func (p *parser) containerList(key string) []string {
+	v := p.ann[key]
 	var names []string
 	for _, n := range strings.Split(v, ",") {
 		n = strings.TrimSpace(n)
 		switch {
 		case n == "":
-			p.add(AnnotationContainers, "has an empty name; write names separated by single commas, e.g. \"app,worker\"")
+			p.add(key, "has an empty name; write names separated by single commas, e.g. \"app,worker\"")
 		case len(validation.IsDNS1123Label(n)) > 0:
-			p.add(AnnotationContainers, "%s is not a container name (a DNS-1123 label)", quote(n))
+			p.add(key, "%s is not a container name (a DNS-1123 label)", quote(n))
 		case slices.Contains(names, n):
-			p.add(AnnotationContainers, "%s is listed twice", quote(n))
+			p.add(key, "%s is listed twice", quote(n))
 		default:
 			names = append(names, n)
 		}

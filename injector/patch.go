@@ -35,9 +35,10 @@ const (
 //
 // The operations are written from what the injector owns, never from a
 // diff of the whole pod: the status annotation, shareProcessNamespace, the
-// secrets and token volumes, the secrets mount of each app container, and
-// the agent's containers, each added, replaced where it differs from what
-// Inject writes, or removed. Everything else, including fields that our Go
+// secrets, token and bin volumes, the secrets and bin mounts and the
+// command (env mode's wrapper) of each app container, and the agent's
+// containers, each added, replaced where it differs from what Inject
+// writes, or removed. Everything else, including fields that our Go
 // types do not know, is left to the encoded pod as it was.
 func Patch(pod *corev1.Pod, opts Options) ([]Op, error) {
 	out, err := inject(pod, opts)
@@ -60,9 +61,9 @@ func patchOps(in, out *corev1.Pod) ([]Op, error) {
 		}
 	}
 	ownVolume := func(v *corev1.Volume) bool {
-		return v.Name == VolumeName || v.Name == TokenVolumeName || v.Name == VaultCAVolumeName
+		return v.Name == VolumeName || v.Name == TokenVolumeName || v.Name == VaultCAVolumeName || v.Name == BinVolumeName
 	}
-	ownMount := func(m *corev1.VolumeMount) bool { return m.Name == VolumeName }
+	ownMount := func(m *corev1.VolumeMount) bool { return m.Name == VolumeName || m.Name == BinVolumeName }
 	ownContainer := func(c *corev1.Container) bool { return ours(c.Name) }
 	if err := editList(&p, "/spec/volumes", in.Spec.Volumes, out.Spec.Volumes, ownVolume); err != nil {
 		return nil, err
@@ -91,6 +92,8 @@ func patchOps(in, out *corev1.Pod) ([]Op, error) {
 			if err := editList(&p, path, l.in[i].VolumeMounts, l.out[j].VolumeMounts, ownMount); err != nil {
 				return nil, err
 			}
+			// Env mode wraps the command (envmode.go).
+			p.command(l.path+"/"+strconv.Itoa(i)+"/command", l.in[i].Command, l.out[j].Command)
 			j++
 		}
 	}
@@ -196,5 +199,19 @@ func editList[T any](p *patch, path string, in, out []T, own func(*T) bool) erro
 		}
 		// in[i] and out[j] are the same item of the pod's.
 		i, j, at = i+1, j+1, at+1
+	}
+}
+
+// command sets a container's command where env mode wrapped or unwrapped
+// it.
+func (p *patch) command(path string, in, out []string) {
+	switch {
+	case slices.Equal(in, out):
+	case len(out) == 0:
+		p.add(OpRemove, path, nil)
+	case len(in) == 0:
+		p.add(OpAdd, path, out)
+	default:
+		p.add(OpReplace, path, out)
 	}
 }

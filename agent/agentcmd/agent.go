@@ -35,6 +35,9 @@ type agentFlags struct {
 	nativeSidecar bool
 	// terminationLog is where init mode says why it failed.
 	terminationLog string
+	// installExec is where init mode copies this binary for env mode's
+	// wrapper (exec.go).
+	installExec string
 }
 
 // register declares the agent command's flags on fs, bound to f.
@@ -44,10 +47,17 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	f.log.AddFlags(fs, "json")
 	fs.StringVar(&f.terminationLog, "termination-log", agent.TerminationLog, "init mode: the file a failure's reason goes to, for kubectl describe pod (written only if it exists)")
 	fs.BoolVar(&f.nativeSidecar, "native-sidecar", false, "sidecar mode: this is a native sidecar (an init container with restartPolicy: Always), so the app starts after the first pass, which tells it nothing")
+	fs.StringVar(&f.installExec, "install-exec", "", "init mode or a native sidecar: first copy this binary to this path (mode 0555), for env mode's exec wrapper in the app containers")
 }
 
 // validate checks what the flags cannot check one by one.
 func (f *agentFlags) validate() error {
+	// The binary must be in place before the app starts: only the init
+	// container and a native sidecar (whose postStart hook holds the app
+	// back) run before it.
+	if f.installExec != "" && f.mode != "init" && !f.nativeSidecar {
+		return cli.Usage(errors.New("--install-exec goes with --mode init or --native-sidecar"))
+	}
 	if f.nativeSidecar && f.mode != "sidecar" {
 		return cli.Usage(errors.New("--native-sidecar goes with --mode sidecar"))
 	}
@@ -101,6 +111,9 @@ func runAgent(ctx context.Context, f agentFlags, stderr io.Writer) (err error) {
 				fmt.Fprintf(stderr, "could not write the termination message to %s: %v\n", f.terminationLog, werr)
 			}
 		}()
+	}
+	if err := installExec(f.installExec); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(f.configPath)
 	if err != nil {

@@ -51,8 +51,8 @@ func TestCommands(t *testing.T) {
 	for name := range p.Commands {
 		names = append(names, name)
 	}
-	if len(names) != 3 || p.Commands["agent"].Setup == nil || p.Commands["fetch"].Setup == nil || p.Commands["wait"].Setup == nil {
-		t.Errorf("commands %q, want agent, fetch and wait (the native sidecar's postStart hook)", names)
+	if len(names) != 4 || p.Commands["agent"].Setup == nil || p.Commands["fetch"].Setup == nil || p.Commands["wait"].Setup == nil || p.Commands["exec"].Run == nil {
+		t.Errorf("commands %q, want agent, fetch, wait (the native sidecar's postStart hook) and exec (env mode's wrapper)", names)
 	}
 	if code := p.Main(context.Background(), []string{"webhook"}, io.Discard, io.Discard); code != 2 {
 		t.Errorf("webhook: exit %d, want 2 (unknown command)", code)

@@ -1,7 +1,8 @@
 // Command secret-injector-agent is the agent alone, the binary the
-// injected init and sidecar containers run: the agent and fetch commands,
-// without the webhook, the operator commands or the Kubernetes client they
-// link. secret-injector runs these two commands by executing it.
+// injected init and sidecar containers run: the agent, exec (env mode's
+// wrapper) and fetch commands, without the webhook, the operator commands
+// or the Kubernetes client they link. secret-injector runs these commands
+// by executing it.
 package main
 
 import (

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,7 +89,10 @@ func TestTheInjectorsArgsParse(t *testing.T) {
 			t.Fatalf("%s: %v", g, err)
 		}
 		for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
-			if len(c.Command) == 0 || filepath.Base(c.Command[0]) != "secret-injector-agent" {
+			// The agent containers run the binary alone; env mode's
+			// wrapped app containers run its exec command with the app's
+			// own command and args.
+			if len(c.Command) != 1 || filepath.Base(c.Command[0]) != "secret-injector-agent" {
 				continue
 			}
 			key := strings.Join(c.Args, " ")
@@ -98,6 +102,10 @@ func TestTheInjectorsArgsParse(t *testing.T) {
 			seen[key] = true
 			var stderr strings.Builder
 			args := append(append([]string{}, c.Args...), "--config", filepath.Join(t.TempDir(), "absent.yaml"), "--termination-log", filepath.Join(t.TempDir(), "absent"))
+			// Env mode's copy of the binary goes where this test may write.
+			if i := slices.Index(args, "--install-exec"); i >= 0 {
+				args[i+1] = filepath.Join(t.TempDir(), "secret-injector-agent")
+			}
 			if code := program().Main(context.Background(), args, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "reading agent config") {
 				t.Errorf("%s: %q: exit %d, %s; want 1 (the config is absent)", filepath.Base(g), c.Args, code, stderr.String())
 			}

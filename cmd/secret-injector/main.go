@@ -1,8 +1,8 @@
 // Command secret-injector is the project's command line: the admission
 // webhook, the operator's tools (status, refresh, revoke) and, by running
 // secret-injector-agent from beside it, the agent's commands (agent,
-// fetch). The agent is a binary of its own so that neither binary links
-// the other's dependencies: the agent no Kubernetes client, the webhook no
+// exec, fetch). The agent is a binary of its own so that neither binary
+// links the other's dependencies: the agent no Kubernetes client, the webhook no
 // cloud SDK.
 package main
 

@@ -69,6 +69,9 @@ type Workload struct {
 	ServiceAccount string
 	// SIGHUPDelay holds back the app's SIGHUP handler, as a slow app does.
 	SIGHUPDelay time.Duration
+	// Command states the app container's command (the image's entrypoint
+	// is /testapp), as env mode needs; nil leaves it to the image.
+	Command []string
 }
 
 // Deployment builds w's Deployment; the backend adds what it needs (the
@@ -95,6 +98,7 @@ func (c *Cluster) Deployment(ctx context.Context, w Workload) (*appsv1.Deploymen
 				Name:            AppName,
 				Image:           c.TestappImage,
 				ImagePullPolicy: corev1.PullNever,
+				Command:         w.Command,
 				Args:            args,
 				Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: AppPort}},
 				ReadinessProbe: &corev1.Probe{

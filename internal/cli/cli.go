@@ -229,4 +229,5 @@ var AgentCommands = map[string]string{
 	"agent": "run the agent: --mode init (fill the volume, then exit) or --mode sidecar (keep it fresh)",
 	"fetch": "fetch every secret once into .secrets/ for inspection (local development)",
 	"wait":  "return once the agent in this container is ready (the native sidecar's postStart hook); fail with the reason after its initTimeout",
+	"exec":  "env mode's wrapper in an app container: run the app with the secrets in its environment, restart or signal it when they change",
 }

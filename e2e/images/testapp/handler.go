@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -26,7 +28,7 @@ func newHandler(o options, hups *sighupCounter, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /sighups", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"sighups": hups.count(), "handler_installed": hups.installed.Load()})
 	})
-	mux.HandleFunc("GET /env", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /env", func(w http.ResponseWriter, r *http.Request) {
 		// Names only: a value could be a secret an injector put there.
 		var names []string
 		for _, kv := range os.Environ() {
@@ -34,7 +36,15 @@ func newHandler(o options, hups *sighupCounter, log *slog.Logger) http.Handler {
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		writeJSON(w, http.StatusOK, map[string]any{"names": names, "uid": os.Getuid(), "gid": os.Getgid(), "pid": os.Getpid()})
+		// ?sha256=A,B: the sha256 of each variable that is set (env
+		// mode's check), never its value.
+		sums := map[string]string{}
+		for _, name := range strings.Split(r.URL.Query().Get("sha256"), ",") {
+			if v, ok := os.LookupEnv(name); ok && name != "" {
+				sums[name] = sha256Hex([]byte(v))
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"names": names, "sha256": sums, "uid": os.Getuid(), "gid": os.Getgid(), "pid": os.Getpid()})
 	})
 	mux.HandleFunc("GET /statfs", func(w http.ResponseWriter, r *http.Request) {
 		info, err := statFS(r.URL.Query().Get("path"))
@@ -73,4 +83,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

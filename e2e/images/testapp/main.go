@@ -5,7 +5,9 @@
 //	                       --dir (the secrets volume), never a content
 //	GET /sighups           how many SIGHUPs it received, and whether its
 //	                       handler is installed yet
-//	GET /env               the names of its environment variables, its ids
+//	GET /env[?sha256=A,B]  the names of its environment variables, its ids
+//	                       and pid, and the sha256 hex of the values of the
+//	                       variables named (env mode), never a value
 //	GET /db?file=NAME      connects to PostgreSQL (--pg-addr, --pg-db) with the
 //	                       credentials in the JSON file NAME under --dir and
 //	                       returns `select current_user`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -183,5 +184,26 @@ func TestReadAgentTokens(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("readAgentTokens (-want +got):\n%s", diff)
+	}
+}
+
+// /env?sha256=NAME gives the sha256 of a variable's value, for env mode's
+// check, and never the value.
+func TestEnvHashes(t *testing.T) {
+	t.Setenv("TESTAPP_ENV_SECRET", "env-s3cr3t")
+	srv := httptest.NewServer(newHandler(options{}, &sighupCounter{}, slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	body := get(t, srv.URL+"/env?sha256=TESTAPP_ENV_SECRET,TESTAPP_UNSET")
+	if strings.Contains(body, "env-s3cr3t") {
+		t.Fatalf("/env shows a value: %s", body)
+	}
+	var got struct {
+		SHA256 map[string]string `json:"sha256"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"TESTAPP_ENV_SECRET": sum("env-s3cr3t")}, got.SHA256); diff != "" {
+		t.Errorf("/env sha256 (-want +got):\n%s", diff)
 	}
 }
