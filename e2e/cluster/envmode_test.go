@@ -40,8 +40,9 @@ func TestEnvMode(t *testing.T) {
 	s := need(t)
 	b := s.Bed.Backends["gcp"]
 	for _, reload := range []string{"restart", "signal:SIGHUP"} {
+		// One after the other: the runbook's shared secrets (mlflow,
+		// postgres-tls) live at the same backend paths for both.
 		t.Run(strings.ReplaceAll(reload, ":", "-"), func(t *testing.T) {
-			t.Parallel()
 			ns := s.newNamespace(t, "envmode")
 			ctx := testContext(t, 4*time.Minute)
 			rb := bed.NewRunbook("envmode")

@@ -319,7 +319,11 @@ func TestVaultKubernetesAuth(t *testing.T) {
 		}
 	}
 
-	d, err := s.Deployment(ctx, clusterbed.Workload{Name: "intruder", Namespace: ns, Backend: b, Annotations: rb.Annotations(b, "1m"), ServiceAccount: clusterbed.IntruderServiceAccount})
+	// The intruder gives up after 10 s, so that the kubelet's answer to
+	// the failed postStart hook is seen within the test.
+	intruder := rb.Annotations(b, "1m")
+	intruder["init-timeout"] = "10s"
+	d, err := s.Deployment(ctx, clusterbed.Workload{Name: "intruder", Namespace: ns, Backend: b, Annotations: intruder, ServiceAccount: clusterbed.IntruderServiceAccount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,8 +337,9 @@ func TestVaultKubernetesAuth(t *testing.T) {
 			return false, nil
 		}
 		pod = list.Items[0]
-		st := clusterbed.ContainerStatus(pod, injector.SidecarName)
-		return st != nil && (st.State.Running != nil || st.State.Terminated != nil), nil
+		// The kubelet shows the sidecar waiting (PodInitializing) while
+		// its postStart hook runs.
+		return clusterbed.ContainerStatus(pod, injector.SidecarName) != nil, nil
 	}); err != nil {
 		t.Fatalf("the intruder's agent never started: %v", err)
 	}
@@ -345,5 +350,41 @@ func TestVaultKubernetesAuth(t *testing.T) {
 	}
 	if app := clusterbed.ContainerStatus(*cur, clusterbed.AppName); app == nil || app.State.Waiting == nil || cur.Status.Phase != corev1.PodPending {
 		t.Errorf("a pod of service account intruder got past its agent's postStart hook: phase %s, app %+v", cur.Status.Phase, app)
+	}
+
+	// kubectl describe pod says why: the hook's failure is the sidecar's
+	// last state (its termination message, naming each secret Vault
+	// refused, never a value) beside a FailedPostStartHook event.
+	var msg string
+	if err := poll(ctx, 90*time.Second, func() (bool, error) {
+		cur, err := s.Client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		st := clusterbed.ContainerStatus(*cur, injector.SidecarName)
+		if st == nil || st.LastTerminationState.Terminated == nil {
+			return false, nil
+		}
+		msg = st.LastTerminationState.Terminated.Message
+		return true, nil
+	}); err != nil {
+		t.Fatalf("the intruder's sidecar was never restarted after its postStart hook gave up: %v", err)
+	}
+	t.Logf("the intruder's sidecar, last state: %q", msg)
+	for _, want := range []string{"secrets not written within 10s", "access denied"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("termination message %q lacks %q", msg, want)
+		}
+	}
+	// The kubelet's event says only "PostStartHook failed"; the why is
+	// the last state above.
+	events, err := s.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod.Name + ",reason=FailedPostStartHook"})
+	if err != nil || len(events.Items) == 0 {
+		t.Errorf("no FailedPostStartHook event for %s: %v", pod.Name, err)
+	}
+	for _, v := range rb.Values() {
+		if strings.Contains(msg, v) {
+			t.Errorf("the termination message holds a secret value")
+		}
 	}
 }

@@ -35,12 +35,12 @@ func TestVaultOverTLS(t *testing.T) {
 
 	var agent *corev1.Container
 	for i, c := range pods[0].Spec.InitContainers {
-		if c.Name == injector.InitContainerName {
+		if c.Name == injector.SidecarName {
 			agent = &pods[0].Spec.InitContainers[i]
 		}
 	}
 	if agent == nil {
-		t.Fatal("no init container")
+		t.Fatal("no native sidecar")
 	}
 	var cfg *config.Config
 	for _, e := range agent.Env {
@@ -52,7 +52,7 @@ func TestVaultOverTLS(t *testing.T) {
 		}
 	}
 	if cfg == nil || cfg.Backend.Vault == nil {
-		t.Fatal("the init container carries no Vault config")
+		t.Fatal("the agent carries no Vault config")
 	}
 	if v := cfg.Backend.Vault; !strings.HasPrefix(v.Address, "https://") || v.CACert != injector.VaultCAFile {
 		t.Errorf("the agent reached Vault at %s with caCert %q; want https and %s", v.Address, v.CACert, injector.VaultCAFile)
