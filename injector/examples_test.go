@@ -19,8 +19,14 @@ import (
 	"github.com/tradepulse/secret-injector/agent/render"
 )
 
-// The documents whose examples users copy.
-var exampleDocs = []string{"ANNOTATIONS.md", filepath.Join("..", "README.md")}
+// The documents whose examples users copy: this reference, the README,
+// the chart's README and every page of docs/ (issue #16 moved the README's
+// reference sections there).
+var exampleDocs = func() []string {
+	pages, _ := filepath.Glob(filepath.Join("..", "docs", "*.md"))
+	return append([]string{"ANNOTATIONS.md", filepath.Join("..", "README.md"),
+		filepath.Join("..", "charts", "secret-injector", "README.md")}, pages...)
+}()
 
 // TestDocumentedExamples: every annotated pod and every example value in
 // the docs is admitted by the injector, and the agent config it makes
@@ -45,6 +51,12 @@ func TestDocumentedExamples(t *testing.T) {
 			}
 			n++
 			t.Run(doc+"/yaml-"+string(rune('a'+i)), func(t *testing.T) {
+				admitAndRender(t, examplePod(ann), opts)
+			})
+		}
+		for i, ann := range patchAnnotations(t, string(text)) {
+			n++
+			t.Run(doc+"/patch-"+string(rune('a'+i)), func(t *testing.T) {
 				admitAndRender(t, examplePod(ann), opts)
 			})
 		}
@@ -244,6 +256,35 @@ func blockAnnotations(t *testing.T, block string) map[string]string {
 		t.Fatalf("yaml block:\n%s\n%v", block, err)
 	}
 	return doc.Metadata.Annotations
+}
+
+var patchRE = regexp.MustCompile(`(?s)kubectl [^\n]*patch [^\n]*-p '(.*?)'`)
+
+// patchAnnotations reads the pod-template annotations of every
+// `kubectl patch … -p '<json>'` of a markdown document (the README's
+// "annotate a Deployment" step) that sets any of ours.
+func patchAnnotations(t *testing.T, md string) []map[string]string {
+	t.Helper()
+	var out []map[string]string
+	for _, m := range patchRE.FindAllStringSubmatch(md, -1) {
+		if !strings.Contains(m[1], Prefix) {
+			continue
+		}
+		var patch struct {
+			Spec struct {
+				Template struct {
+					Metadata struct {
+						Annotations map[string]string `json:"annotations"`
+					} `json:"metadata"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal([]byte(m[1]), &patch); err != nil {
+			t.Fatalf("kubectl patch:\n%s\n%v", m[1], err)
+		}
+		out = append(out, patch.Spec.Template.Metadata.Annotations)
+	}
+	return out
 }
 
 // tableExample is one value from an "example" column of ANNOTATIONS.md.
