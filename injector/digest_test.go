@@ -3,6 +3,7 @@ package injector
 import (
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -322,4 +323,28 @@ func FuzzDigest(f *testing.F) {
 		}
 		checkFullPath(t, d, pod)
 	})
+}
+
+// TestDigestFingerprintsEveryOption: the options' JSON, which keys the
+// digest, leaves no field of Options out (an unexported field or a
+// json:"-" tag would be a setting a restarted webhook could change while
+// pods injected under the old one kept their digest).
+func TestDigestFingerprintsEveryOption(t *testing.T) {
+	var walk func(reflect.Type, string)
+	walk = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ.PkgPath() != reflect.TypeFor[Options]().PkgPath() {
+			return
+		}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if !f.IsExported() || f.Tag.Get("json") == "-" {
+				t.Errorf("%s.%s is left out of the options' JSON", path, f.Name)
+			}
+			walk(f.Type, path+"."+f.Name)
+		}
+	}
+	walk(reflect.TypeFor[Options](), "Options")
 }
