@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/tradepulse/secret-injector/internal/ekstest"
@@ -238,8 +239,10 @@ func TestDigestIsNotAChecksum(t *testing.T) {
 	}
 }
 
-// TestDigestCoversWhatInjectReads: annotations Covered leaves out do not
-// change Patch's answer, on a fresh pod or an injected one.
+// TestDigestCoversWhatInjectReads: what the digest leaves out (the
+// annotations Covered leaves out, the rest of the metadata, the status)
+// does not change Patch's answer. An injector that starts reading any of
+// it fails here, and must bring it under the digest.
 func TestDigestCoversWhatInjectReads(t *testing.T) {
 	inputs, err := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
 	if err != nil {
@@ -268,6 +271,10 @@ func TestDigestCoversWhatInjectReads(t *testing.T) {
 		for k, v := range others {
 			with.Annotations[k] = v
 		}
+		with.Name, with.GenerateName, with.Namespace, with.UID = "other-7f9c", "other-", "elsewhere", "4d2c8e8a"
+		with.Labels = map[string]string{"app": "other", "secrets.tradepulse.io/inject": "false"}
+		with.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "other", UID: "1"}}
+		with.Status = corev1.PodStatus{Phase: corev1.PodRunning}
 		want, werr := Patch(pod, opts)
 		got, gerr := Patch(with, opts)
 		if (werr == nil) != (gerr == nil) || string(mustJSON(t, want)) != string(mustJSON(t, got)) {
