@@ -28,7 +28,9 @@ const maxReviewBytes = 7 << 20
 // (admission.k8s.io/v1, and v1beta1, which has the same shape). It does
 // what controller-runtime's admission.Webhook does, in one decoding of the
 // review: the object's bytes are kept as they are, and decoded once, into
-// the pod.
+// the pod. A pod that carries the injector's digest is first decoded for
+// its annotations and its spec's bytes alone, and answered from the
+// digest when it matches (digest.go).
 type Webhook struct{ h *Handler }
 
 var _ http.Handler = (*Webhook)(nil)
