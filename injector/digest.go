@@ -54,7 +54,8 @@ type Digester struct {
 	key []byte
 }
 
-// NewDigester fingerprints opts. Invalid options are an error, as they are
+// NewDigester fingerprints opts, which must not change afterwards (their
+// lists are shared, not copied). Invalid options are an error, as they are
 // for Inject.
 func NewDigester(opts Options) (*Digester, error) {
 	if err := opts.Validate(); err != nil {
