@@ -291,6 +291,7 @@ var podKeys = []string{
 	AnnotationOwner, AnnotationAgentImage, AnnotationAgentCPURequest,
 	AnnotationAgentMemoryRequest, AnnotationAgentMemoryLimit,
 	AnnotationEnvMode, AnnotationEnvContainers, AnnotationEnvReload,
+	AnnotationDigest,
 }
 
 // secretKeyPrefixes is every per-secret prefix. Exact pod-level keys are

@@ -34,6 +34,11 @@ func FuzzHandle(f *testing.F) {
 	for _, obj := range [][]byte{opted, bad, plain, []byte(`{}`), []byte(`null`), []byte(`{"metadata":{"annotations":{"secrets.tradepulse.io/inject":"true"}}}`)} {
 		f.Add(review(obj), obj)
 	}
+	// A pod as our answer left it, which the digest path answers.
+	ih, _, _ := newTestHandler(InjectorMutator(testInjectorOptions()))
+	first, _ := ih.handle(podRequest(f, opted))
+	injected := applyPatch(f, opted, first)
+	f.Add(review(injected), injected)
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), []byte(`[]`))
 	f.Add([]byte(`not json`), []byte("\x00"))
 

@@ -45,19 +45,44 @@ type Patcher interface {
 }
 
 // InjectorMutator is the production Mutator: injector.Inject with the
-// cluster's options, and injector.Patch as its Patcher.
+// cluster's options, and as its Patcher injector.Patch with the digest
+// annotation (injector.Digester), which lets Webhook answer a pod that it
+// injected and nobody changed since without decoding it (unchangedChecker).
 func InjectorMutator(opts injector.Options) Mutator {
-	return injectorMutator{opts: opts}
+	// Invalid options: no digester; Patch then denies as Inject does.
+	d, _ := injector.NewDigester(opts)
+	return injectorMutator{opts: opts, digester: d}
 }
 
-type injectorMutator struct{ opts injector.Options }
+type injectorMutator struct {
+	opts     injector.Options
+	digester *injector.Digester
+}
 
-var _ Patcher = injectorMutator{}
+var (
+	_ Patcher          = injectorMutator{}
+	_ unchangedChecker = injectorMutator{}
+)
 
 func (m injectorMutator) Mutate(pod *corev1.Pod) (bool, error) { return injector.Inject(pod, m.opts) }
 
 func (m injectorMutator) Patch(pod *corev1.Pod) ([]injector.Op, error) {
-	return injector.Patch(pod, m.opts)
+	if m.digester == nil {
+		return injector.Patch(pod, m.opts)
+	}
+	return m.digester.Patch(pod)
+}
+
+func (m injectorMutator) Unchanged(annotations map[string]string, spec []byte) bool {
+	return m.digester != nil && m.digester.Unchanged(annotations, spec)
+}
+
+// unchangedChecker is a Patcher that can tell, from a pod's annotations
+// and its spec's JSON alone, that its Patch would answer no operations
+// (injector.Digester.Unchanged). False says nothing: the pod is decoded
+// and patched.
+type unchangedChecker interface {
+	Unchanged(annotations map[string]string, spec []byte) bool
 }
 
 // Handler admits pods through a Mutator. It decodes the typed pod once and

@@ -77,6 +77,12 @@ func TestWebhookAnswersInKind(t *testing.T) {
 				if err := json.Unmarshal(patched, &got); err != nil {
 					t.Fatal(err)
 				}
+				// The Patcher's answer also carries the digest, which
+				// Inject does not write (digest_test.go checks it).
+				if _, ok := got.Annotations[injector.AnnotationDigest]; ok != (name == "patcher") {
+					t.Errorf("digest annotation written: %v, want %v", ok, name == "patcher")
+				}
+				delete(got.Annotations, injector.AnnotationDigest)
 				if !equality.Semantic.DeepEqual(want, &got) {
 					t.Errorf("patched pod (-injected +patched):\n%s", cmp.Diff(want, &got))
 				}

@@ -83,7 +83,7 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 // applyPatch applies the response's patch to raw, as the API server does.
-func applyPatch(t *testing.T, raw []byte, resp admission.Response) []byte {
+func applyPatch(t testing.TB, raw []byte, resp admission.Response) []byte {
 	t.Helper()
 	if len(resp.Patches) == 0 {
 		return raw

@@ -25,6 +25,7 @@ type Metrics struct {
 	duration   prometheus.Histogram
 	certExpiry prometheus.Gauge
 	refused    *prometheus.CounterVec
+	digest     *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -50,7 +51,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Requests to the admission port refused before admission, by reason: too_large (body over the limit), busy (in-flight bytes or admissions at their limit; answered 429) or read_failed (body not received in time).",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.admissions, m.duration, m.certExpiry, m.refused, buildinfo.Collector(buildinfo.Get()))
+	m.digest = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "secret_injector_webhook_digest_checks_total",
+		Help: "Admissions of pods that carry the injector's digest annotation, by outcome: match (injected by this process and unchanged since: answered without decoding the pod) or mismatch (decoded and patched in full).",
+	}, []string{"outcome"})
+	reg.MustRegister(m.admissions, m.duration, m.certExpiry, m.refused, m.digest, buildinfo.Collector(buildinfo.Get()))
 	// Every result exists from the start, so that rate() and alerts see a
 	// zero rather than no series.
 	for _, r := range []string{ResultInjected, ResultSkipped, ResultDenied, ResultError} {
@@ -58,6 +63,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, r := range []string{RefusedTooLarge, RefusedBusy, RefusedRead} {
 		m.refused.WithLabelValues(r)
+	}
+	for _, o := range []string{DigestMatch, DigestMismatch} {
+		m.digest.WithLabelValues(o)
 	}
 	return m
 }
@@ -73,3 +81,6 @@ func (m *Metrics) setCertificate(c tls.Certificate) {
 		m.certExpiry.Set(float64(c.Leaf.NotAfter.Unix()))
 	}
 }
+
+// digestChecked counts a digest check.
+func (m *Metrics) digestChecked(outcome string) { m.digest.WithLabelValues(outcome).Inc() }

@@ -26,9 +26,10 @@ func TestMetricsLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 4 result series, 1 histogram, 1 gauge, 3 refusal reasons, build info
-	if names != 10 {
-		t.Errorf("gathered %d series, want 10", names)
+	// 4 result series, 1 histogram, 1 gauge, 3 refusal reasons, 2 digest
+	// outcomes, build info
+	if names != 12 {
+		t.Errorf("gathered %d series, want 12", names)
 	}
 }
 
