@@ -1,8 +1,0 @@
-//go:build !linux
-
-package proc
-
-import "syscall"
-
-// dieWithParent has no equivalent outside Linux: Stop is the only cleanup.
-func dieWithParent(*syscall.SysProcAttr) {}
