@@ -1,7 +1,7 @@
-// Package envtest writes .env files the way an operator would, for tests
+// Package dotenvtest writes .env files the way an operator would, for tests
 // and e2e of the env backend: it is that backend's stand-in for a secret
 // server. Every write replaces the file by rename, as editors do.
-package envtest
+package dotenvtest
 
 import (
 	"errors"
