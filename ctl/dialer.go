@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	//lint:ignore SA1019 client-go v0.37's portforward and spdy still take this package's Dialer; k8s.io/streaming needs their *ForStreaming variants, a change of the port-forward path to test on the real cluster.
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"

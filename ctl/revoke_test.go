@@ -20,12 +20,11 @@ import (
 
 // leaseAgent is an agent holding one leased secret "api-key", served by
 // the real admin.Handler. replaceErr makes fresh credentials fail after
-// the revoke; noLease gives it no lease at all.
+// the revoke. An agent without a lease is newLeaseAgent with lease "".
 type leaseAgent struct {
 	mu         sync.Mutex
 	secret     admin.SecretStatus
 	replaceErr string
-	noLease    bool
 }
 
 func newLeaseAgent(t *testing.T, lease string) (*leaseAgent, string) {

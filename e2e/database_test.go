@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +29,7 @@ func loginFrom(t *testing.T, files map[string]podrunner.File) dbLogin {
 	t.Helper()
 	u, p := files["db/username"].Data, files["db/password"].Data
 	if u == "" || p == "" {
-		t.Fatalf("the app finds no db/username and db/password (files: %v)", sortedKeys(files))
+		t.Fatalf("the app finds no db/username and db/password (files: %v)", slices.Sorted(maps.Keys(files)))
 	}
 	return dbLogin{u, p}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -223,13 +222,4 @@ func eventually(t *testing.T, ctx context.Context, d time.Duration, what string,
 	if err := bed.Wait(ctx, d, func() (bool, error) { return cond(), nil }); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }

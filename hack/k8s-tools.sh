@@ -34,10 +34,13 @@ NICENESS=${SECRET_INJECTOR_BUILD_NICE:-10}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS_SRC="$ROOT/hack/tools"
-CACHE="${SECRET_INJECTOR_CACHE:-$HOME/.cache/secret-injector}/tools"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "k8s-tools: $*"; exit 1; }
+
+# shellcheck source=hack/lib/toolcache.sh
+source "$ROOT/hack/lib/toolcache.sh"
+CACHE=$TOOLCACHE
 
 # version and cold-build estimate of each tool
 tool_version() {
@@ -110,7 +113,7 @@ recipe_hash() {
 				cat "$TOOLS_SRC/$t/$f"
 			done
 		fi
-	} | sha256sum | cut -c1-12
+	} | toolcache_hash
 }
 
 # Build tags: containerd's snapshotters that need C libraries are left out.
@@ -120,9 +123,7 @@ tool_tags() {
 	esac
 }
 
-tool_dir() { echo "$CACHE/$1-$(tool_version "$1")-$(recipe_hash "$1")"; }
-
-is_built() { [[ -f "$1/.ok" && -x "$1/$2" ]]; }
+tool_dir() { toolcache_dir "$1" "$(tool_version "$1")" "$(recipe_hash "$1")"; }
 
 # compile writes the binary for tool $1 to path $2.
 compile() {
@@ -163,50 +164,11 @@ compile() {
 	fi
 }
 
-fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
-
-# build makes sure tool $1 is in the cache. One build at a time across
-# processes: a lock serialises them, and whoever waited finds the work done.
+# build makes sure tool $1 is in the cache (hack/lib/toolcache.sh: one
+# build at a time across processes).
 build() {
-	local t=$1 dir
-	dir=$(tool_dir "$t")
-	is_built "$dir" "$t" && return 0
-	mkdir -p "$CACHE"
-	exec {lock}>"$CACHE/.build.lock"
-	if ! flock -n "$lock"; then
-		log "waiting for another k8s-tools build to finish…"
-		flock "$lock"
-	fi
-	if is_built "$dir" "$t"; then
-		exec {lock}>&-
-		return 0
-	fi
-	mkdir -p "$dir"
-	local start=$SECONDS
-	log "building $t $(tool_version "$t") (cold: $(tool_estimate "$t"))… into $dir"
-	(
-		# short sleeps so that nothing outlives the build by more than a second;
-		# the lock is closed here so that a lingering sleep cannot hold it
-		exec {lock}>&-
-		while :; do
-			for _ in {1..30}; do sleep 1; done
-			log "  … still building $t, $(fmt_secs $((SECONDS - start))) elapsed"
-		done
-	) &
-	local ticker=$!
-	local rc=0
-	compile "$t" "$dir/$t.tmp" || rc=$?
-	kill "$ticker" 2>/dev/null || true
-	wait "$ticker" 2>/dev/null || true
-	if ((rc != 0)); then
-		rm -f "$dir/$t.tmp"
-		exec {lock}>&-
-		die "building $t failed (exit $rc) after $(fmt_secs $((SECONDS - start)))"
-	fi
-	mv "$dir/$t.tmp" "$dir/$t"
-	touch "$dir/.ok"
-	log "built $t $(tool_version "$t") in $(fmt_secs $((SECONDS - start)))"
-	exec {lock}>&-
+	local t=$1
+	toolcache_build "$(tool_dir "$t")" "$t" .build.lock "$t $(tool_version "$t")" "$(tool_estimate "$t")" "" -- compile "$t"
 }
 
 # assets_dir gathers kube-apiserver, etcd and kubectl (as symlinks) in one

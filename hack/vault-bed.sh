@@ -28,14 +28,15 @@ ROOT_TOKEN=${SI_VAULT_ROOT_TOKEN:-si-dev-root}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WRAPPER="$ROOT/hack/tools/vault"
-CACHE="${SECRET_INJECTOR_CACHE:-$HOME/.cache/secret-injector}/tools"
 STATE=${SI_VAULT_BED_DIR:-${TMPDIR:-/tmp}/secret-injector-vault-bed}
 ENV_FILE="$STATE/bed.env"
 LDFLAGS="-s -w"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "vault-bed: $*"; exit 1; }
-fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# shellcheck source=hack/lib/toolcache.sh
+source "$ROOT/hack/lib/toolcache.sh"
 
 # ---------------------------------------------------------------- build
 
@@ -49,12 +50,11 @@ recipe_hash() {
 			echo "== $f"
 			cat "$WRAPPER/$f"
 		done
-	} | sha256sum | cut -c1-12
+	} | toolcache_hash
 }
 
-vault_dir() { echo "$CACHE/vault-$VAULT_VERSION-$(recipe_hash)"; }
+vault_dir() { toolcache_dir vault "$VAULT_VERSION" "$(recipe_hash)"; }
 vault_bin() { echo "$(vault_dir)/vault"; }
-is_built() { [[ -f "$1/.ok" && -x "$1/vault" ]]; }
 
 # compile builds the patched vault into $2, working in $1. The wrapper's
 # go.mod requires the published vault module; a copy of that module with
@@ -80,48 +80,19 @@ compile() {
 	rm -rf "$work"
 }
 
-# build makes sure vault is in the cache. A lock serialises builds across
-# processes; whoever waited finds the work done.
+# compiled_packages is the build's progress: how many packages it compiled.
+compiled_packages() {
+	local n=0
+	[[ -f $1/build.log ]] && n=$(wc -l <"$1/build.log")
+	echo ", $n packages compiled"
+}
+
+# build makes sure vault is in the cache (hack/lib/toolcache.sh: one build
+# at a time across processes).
 build() {
 	local dir
 	dir=$(vault_dir)
-	is_built "$dir" && return 0
-	mkdir -p "$CACHE"
-	exec {lock}>"$CACHE/.vault-build.lock"
-	if ! flock -n "$lock"; then
-		log "waiting for another vault build to finish…"
-		flock "$lock"
-	fi
-	if is_built "$dir"; then
-		exec {lock}>&-
-		return 0
-	fi
-	mkdir -p "$dir"
-	local start=$SECONDS
-	log "building vault $VAULT_VERSION (cold: ~15 min, ~5.5 GiB) into $dir"
-	(
-		# short sleeps so that nothing outlives the build by more than a second
-		exec {lock}>&-
-		while :; do
-			for _ in {1..30}; do sleep 1; done
-			local n=0
-			[[ -f $dir/build.log ]] && n=$(wc -l <"$dir/build.log")
-			log "  … still building vault, $(fmt_secs $((SECONDS - start))) elapsed, $n packages compiled"
-		done
-	) &
-	local ticker=$! rc=0
-	compile "$dir" "$dir/vault.tmp" || rc=$?
-	kill "$ticker" 2>/dev/null || true
-	wait "$ticker" 2>/dev/null || true
-	if ((rc != 0)); then
-		rm -f "$dir/vault.tmp"
-		exec {lock}>&-
-		die "building vault failed (exit $rc) after $(fmt_secs $((SECONDS - start)))"
-	fi
-	mv "$dir/vault.tmp" "$dir/vault"
-	touch "$dir/.ok"
-	log "built vault $VAULT_VERSION in $(fmt_secs $((SECONDS - start))): $dir/vault"
-	exec {lock}>&-
+	toolcache_build "$dir" vault .vault-build.lock "vault $VAULT_VERSION" "~15 min, ~5.5 GiB" compiled_packages -- compile "$dir"
 }
 
 # ---------------------------------------------------------------- bed

@@ -8,9 +8,6 @@
 package agentcmd
 
 import (
-	"log/slog"
-	"os"
-
 	"github.com/tradepulse/secret-injector/internal/cli"
 )
 
@@ -25,7 +22,3 @@ func Commands() map[string]cli.Command {
 		"exec": {Summary: cli.AgentCommands["exec"], Run: runExec},
 	}
 }
-
-// newLogger is the default logger of a command that parses its own flags
-// (cli.Command.Run): info level, in format, on stderr.
-func newLogger(format string) *slog.Logger { return cli.NewLogger(os.Stderr, format) }

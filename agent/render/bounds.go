@@ -94,8 +94,6 @@ func (l limitedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-var errorType = reflect.TypeFor[error]()
-
 // boundedFuncs wraps every function of fm with the budget's checks: the
 // time before the call, the result's size after it. A function that
 // breaks a bound panics with the bound's error, which text/template turns

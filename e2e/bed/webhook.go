@@ -18,8 +18,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/tradepulse/secret-injector/charts/charttest"
-	"github.com/tradepulse/secret-injector/e2e/internal/proc"
 	"github.com/tradepulse/secret-injector/injector"
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // ChartNamespace is the namespace the chart is rendered for; the rendered
@@ -79,12 +79,12 @@ type webhookServer struct {
 	args      []string
 	port      int
 	probeAddr string
-	proc      *proc.Process
+	proc      *testkit.Process
 	logs      []string // output of earlier runs
 }
 
 func (w *webhookServer) start(ctx context.Context) error {
-	p, err := proc.Start("webhook", w.bin, w.args, BaseEnv(), w.dir)
+	p, err := testkit.StartGroup("webhook", w.bin, w.args, BaseEnv(), w.dir)
 	if err != nil {
 		return err
 	}
@@ -187,22 +187,5 @@ func (b *Bed) WebhookLogs() string { return b.webhook.output() }
 // poll calls cond until it reports true, returns an error, or timeout
 // passes; every wait in the bed is bounded.
 func poll(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out after %s", timeout)
-		case <-t.C:
-		}
-	}
+	return testkit.Poll(ctx, timeout, cond)
 }

@@ -27,7 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/tradepulse/secret-injector/e2e/internal/proc"
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // Options say how to run pods.
@@ -46,7 +46,7 @@ type Options struct {
 // Container is one started container of the pod.
 type Container struct {
 	Name        string
-	Proc        *proc.Process
+	Proc        *testkit.Process
 	AdminAddr   string
 	MetricsAddr string
 	// env is the process's environment, which an exec hook shares.
@@ -216,7 +216,7 @@ func (p *Pod) runPostStart(c *corev1.Container, ct *Container, command []string)
 	if len(command) == 0 || command[0] != c.Command[0] {
 		return fmt.Errorf("sidecar %s: postStart hook %q does not run the agent binary", c.Name, command)
 	}
-	hook, err := proc.Start(p.spec.Name+"/"+c.Name+"/postStart", p.o.Binary, command[1:], ct.env, p.dir)
+	hook, err := testkit.StartGroup(p.spec.Name+"/"+c.Name+"/postStart", p.o.Binary, command[1:], ct.env, p.dir)
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,7 @@ func (p *Pod) startContainer(c *corev1.Container) (*Container, error) {
 		return nil, fmt.Errorf("container %s: pod stopped", c.Name)
 	default:
 	}
-	pr, err := proc.Start(p.spec.Name+"/"+c.Name, p.o.Binary, args, env, p.dir)
+	pr, err := testkit.StartGroup(p.spec.Name+"/"+c.Name, p.o.Binary, args, env, p.dir)
 	if err != nil {
 		return nil, err
 	}

@@ -17,14 +17,14 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend"
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/env"
-	"github.com/tradepulse/secret-injector/agent/backend/env/envtest"
+	"github.com/tradepulse/secret-injector/agent/backend/env/dotenvtest"
 )
 
 const sentinel = backendtest.Sentinel
 
 func TestConformance(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".env")
-	f := envtest.NewFile(path)
+	f := dotenvtest.NewFile(path)
 	if err := f.Delete("NOTHING"); err != nil { // an empty file: "missing" means a missing key
 		t.Fatal(err)
 	}

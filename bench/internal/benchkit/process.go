@@ -1,46 +1,25 @@
 package benchkit
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // Proc is a child process under measurement. Its output is kept in memory
-// for error reports only (the programs measured never print secret values).
+// (up to 1 MiB) for error reports only (the programs measured never print
+// secret values).
 type Proc struct {
 	Cmd   *exec.Cmd
 	Start time.Time
-	out   *syncBuffer
-	done  chan struct{}
-	err   error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	p     *testkit.Process
 }
 
 // StartProc starts name with args in dir, with env added to the current
@@ -56,39 +35,31 @@ func StartProc(dir string, env []string, name string, args ...string) (*Proc, er
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &Proc{Cmd: cmd, out: out, done: make(chan struct{})}
-	p.Start = time.Now()
-	if err := cmd.Start(); err != nil {
+	p, err := testkit.Start(filepath.Base(name), cmd, &testkit.Buffer{Limit: 1 << 20})
+	if err != nil {
 		return nil, err
 	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	return p, nil
+	return &Proc{Cmd: cmd, Start: p.Started, p: p}, nil
 }
 
 // Pid is the process id.
 func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
 
 // Output is what the process printed so far.
-func (p *Proc) Output() string { return p.out.String() }
+func (p *Proc) Output() string { return p.p.Output() }
 
 // Exited reports whether the process has ended.
 func (p *Proc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	done, _ := p.p.Exited()
+	return done
 }
 
 // Wait waits for the process to exit, at most d, and returns its error.
 func (p *Proc) Wait(d time.Duration) error {
 	select {
-	case <-p.done:
-		return p.err
+	case <-p.p.Done():
+		_, err := p.p.Exited()
+		return err
 	case <-time.After(d):
 		return fmt.Errorf("still running after %s", d)
 	}
@@ -106,18 +77,7 @@ func (p *Proc) MaxRSSKiB() int {
 }
 
 // Stop sends SIGTERM, then SIGKILL after grace, and waits.
-func (p *Proc) Stop(grace time.Duration) {
-	if p.Exited() {
-		return
-	}
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = p.Cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *Proc) Stop(grace time.Duration) { p.p.Stop(grace) }
 
 // WaitFiles polls until every file exists and is non-empty, and returns
 // the time since the process started. It fails if the process exits with
@@ -135,17 +95,17 @@ func (p *Proc) WaitFiles(ctx context.Context, files []string) (time.Duration, er
 		if len(pending) == 0 {
 			return time.Since(p.Start), nil
 		}
-		if p.Exited() {
+		if done, exitErr := p.p.Exited(); done {
 			// One last look: an init process may exit right after writing.
 			for _, f := range pending {
 				if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
-					return 0, fmt.Errorf("process exited (%v) before writing %s:\n%s", p.err, filepath.Base(f), tail(p.Output()))
+					return 0, fmt.Errorf("process exited (%v) before writing %s:\n%s", exitErr, filepath.Base(f), tail(p.Output()))
 				}
 			}
 			return time.Since(p.Start), nil
 		}
 		select {
-		case <-p.done:
+		case <-p.p.Done():
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%s not written: %w\n%s", filepath.Base(pending[0]), ctx.Err(), tail(p.Output()))
 		case <-time.After(time.Millisecond):

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // Bed is the Vault test bed as hack/vault-bed.sh's env file describes it.
@@ -22,10 +24,12 @@ type Bed struct {
 
 // OpenBed reads the bed's environment; it fails when the bed is not up.
 func OpenBed() (*Bed, error) {
-	b := &Bed{Addr: os.Getenv("VAULT_ADDR"), RootToken: os.Getenv("VAULT_TOKEN"), VaultBin: os.Getenv("SI_VAULT_BIN"),
-		DBMount: os.Getenv("SI_VAULT_DB_MOUNT"), DBConnection: os.Getenv("SI_VAULT_DB_CONNECTION")}
+	env, _ := testkit.ReadVaultBed()
+	b := &Bed{Addr: env.Addr, RootToken: env.RootToken, VaultBin: env.VaultBin,
+		DBMount: env.DBMount, DBConnection: env.DBConnection}
+	// The benchmarks need the bed's Vault alone, not its PostgreSQL access.
 	if b.Addr == "" || b.RootToken == "" || b.VaultBin == "" || b.DBMount == "" || b.DBConnection == "" {
-		return nil, errors.New("vault test bed not configured: run hack/vault-bed.sh up and eval \"$(hack/vault-bed.sh env)\"")
+		return nil, errors.New("vault test bed not configured: " + testkit.VaultBedHint)
 	}
 	cfg := api.DefaultConfig()
 	cfg.Address = b.Addr

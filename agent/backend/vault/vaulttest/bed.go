@@ -15,66 +15,33 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // SkipHint is what a test says when the bed is absent.
 const SkipHint = "run hack/vault-bed.sh up and source its env"
 
-// Env is the bed as its env file describes it.
+// Env is the bed as its env file describes it (testkit.VaultBed, the
+// reader the e2e bed and the benchmarks share), with the helpers tests
+// use on it.
 type Env struct {
-	// Addr is the dev server's address (VAULT_ADDR); RootToken its root
-	// token (VAULT_TOKEN).
-	Addr      string
-	RootToken string
-	// VaultBin is the vault binary, for tests that run a server of their
-	// own (SI_VAULT_BIN).
-	VaultBin string
-	// DBMount and DBConnection name the database secrets engine and its
-	// PostgreSQL connection (SI_VAULT_DB_MOUNT, SI_VAULT_DB_CONNECTION).
-	DBMount      string
-	DBConnection string
-	// PostgreSQL superuser access (SI_PG_*), and the psql client (SI_PSQL).
-	PGHost, PGPort, PGUser, PGPassword, PGDatabase string
-	PSQL                                           string
+	testkit.VaultBed
 }
 
 // FromEnviron reads the bed's environment (hack/vault-bed.sh env); missing
 // names the variables that are unset, and e is nil when any is.
 func FromEnviron() (e *Env, missing []string) {
-	e = &Env{
-		Addr:         os.Getenv("VAULT_ADDR"),
-		RootToken:    os.Getenv("VAULT_TOKEN"),
-		VaultBin:     os.Getenv("SI_VAULT_BIN"),
-		DBMount:      os.Getenv("SI_VAULT_DB_MOUNT"),
-		DBConnection: os.Getenv("SI_VAULT_DB_CONNECTION"),
-		PGHost:       os.Getenv("SI_PG_HOST"),
-		PGPort:       os.Getenv("SI_PG_PORT"),
-		PGUser:       os.Getenv("SI_PG_USER"),
-		PGPassword:   os.Getenv("SI_PG_PASSWORD"),
-		PGDatabase:   os.Getenv("SI_PG_DATABASE"),
-		PSQL:         os.Getenv("SI_PSQL"),
-	}
-	for name, v := range map[string]string{
-		"VAULT_ADDR": e.Addr, "VAULT_TOKEN": e.RootToken, "SI_VAULT_BIN": e.VaultBin,
-		"SI_VAULT_DB_MOUNT": e.DBMount, "SI_VAULT_DB_CONNECTION": e.DBConnection,
-		"SI_PG_HOST": e.PGHost, "SI_PG_PORT": e.PGPort, "SI_PG_USER": e.PGUser,
-		"SI_PG_PASSWORD": e.PGPassword, "SI_PG_DATABASE": e.PGDatabase, "SI_PSQL": e.PSQL,
-	} {
-		if v == "" {
-			missing = append(missing, name)
-		}
-	}
+	b, missing := testkit.ReadVaultBed()
 	if len(missing) > 0 {
-		slices.Sort(missing)
 		return nil, missing
 	}
-	return e, nil
+	return &Env{VaultBed: b}, nil
 }
 
 // Bed returns the bed's environment. When it is not set, the test is

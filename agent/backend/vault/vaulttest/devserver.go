@@ -1,13 +1,14 @@
 package vaulttest
 
 import (
-	"bytes"
 	"context"
 	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // DevServer is a Vault dev server of a test's own, for what the shared bed
@@ -22,9 +23,9 @@ type DevServer struct {
 	bin  string
 	port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log bytes.Buffer // the server's output, shown when the test fails
+	mu   sync.Mutex
+	proc *testkit.Process
+	log  testkit.Buffer // the server's output across restarts, shown when the test fails
 }
 
 // StartDevServer starts a dev server on a free loopback port and stops it
@@ -42,9 +43,7 @@ func (e *Env) StartDevServer(t testing.TB) *DevServer {
 	t.Cleanup(func() {
 		d.Stop()
 		if t.Failed() {
-			d.mu.Lock()
 			t.Logf("dev server output:\n%s", d.log.String())
-			d.mu.Unlock()
 		}
 	})
 	d.Start()
@@ -59,13 +58,12 @@ func (d *DevServer) Start() {
 		"-dev-root-token-id="+d.RootToken,
 		"-dev-listen-address=127.0.0.1:"+strconv.Itoa(d.port),
 		"-dev-no-store-token")
-	cmd.Stdout, cmd.Stderr = &lockedWriter{mu: &d.mu, w: &d.log}, &lockedWriter{mu: &d.mu, w: &d.log}
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := testkit.Start("vault dev server", cmd, &d.log)
+	if err != nil {
 		d.mu.Unlock()
-		d.t.Fatalf("start vault dev server: %v", err)
+		d.t.Fatal(err)
 	}
-	d.cmd = cmd
+	d.proc = p
 	d.mu.Unlock()
 
 	c := NewClient(d.t, d.Addr, d.RootToken)
@@ -88,14 +86,13 @@ func (d *DevServer) Start() {
 // server is not running.
 func (d *DevServer) Stop() {
 	d.mu.Lock()
-	cmd := d.cmd
-	d.cmd = nil
+	p := d.proc
+	d.proc = nil
 	d.mu.Unlock()
-	if cmd == nil {
+	if p == nil {
 		return
 	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
+	p.Kill()
 }
 
 // freePortPair is freePort, failing t.
@@ -106,15 +103,4 @@ func freePortPair(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return port
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

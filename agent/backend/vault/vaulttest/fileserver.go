@@ -1,7 +1,6 @@
 package vaulttest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,10 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // FileServer is a Vault server as production runs it: file storage,
@@ -32,9 +32,9 @@ type FileServer struct {
 	bin, dir  string
 	unsealKey string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log bytes.Buffer
+	mu   sync.Mutex
+	proc *testkit.Process
+	log  testkit.Buffer // the server's output across restarts
 }
 
 // StartFileServer starts a Vault server with file storage under dir on a
@@ -91,18 +91,17 @@ ui            = false
 func (s *FileServer) Start(ctx context.Context) error {
 	s.mu.Lock()
 	cmd := exec.Command(s.bin, "server", "-config", filepath.Join(s.dir, "vault.hcl"))
-	cmd.Stdout, cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.log}, &lockedWriter{mu: &s.mu, w: &s.log}
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := testkit.Start("vault server", cmd, &s.log)
+	if err != nil {
 		s.mu.Unlock()
-		return fmt.Errorf("start vault server: %w", err)
+		return err
 	}
-	s.cmd = cmd
+	s.proc = p
 	s.mu.Unlock()
 
 	c := s.client("")
 	var h *api.HealthResponse
-	err := waitFor(ctx, 30*time.Second, func() bool {
+	err = waitFor(ctx, 30*time.Second, func() bool {
 		var err error
 		h, err = c.Sys().HealthWithContext(ctx)
 		return err == nil
@@ -149,29 +148,16 @@ func (s *FileServer) Seal(ctx context.Context) error {
 // server is not running.
 func (s *FileServer) Stop() {
 	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
+	p := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
+	if p != nil {
+		p.Stop(10 * time.Second)
 	}
 }
 
 // Output is what the server printed so far.
-func (s *FileServer) Output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
-}
+func (s *FileServer) Output() string { return s.log.String() }
 
 // Client is an API client of the server with token, trusting its CA.
 func (s *FileServer) Client(token string) *api.Client {
@@ -197,17 +183,9 @@ func (s *FileServer) client(token string) *api.Client {
 	return c
 }
 
+// waitFor polls ok until it holds, at most timeout.
 func waitFor(ctx context.Context, timeout time.Duration, ok func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for !ok() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return nil
+	return testkit.Poll(ctx, timeout, func() (bool, error) { return ok(), nil })
 }
 
 // freePort finds a loopback port whose successor is free too: Vault

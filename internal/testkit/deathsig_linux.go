@@ -1,4 +1,4 @@
-package proc
+package testkit
 
 import "syscall"
 

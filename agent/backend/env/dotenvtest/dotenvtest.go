@@ -1,7 +1,7 @@
-// Package envtest writes .env files the way an operator would, for tests
+// Package dotenvtest writes .env files the way an operator would, for tests
 // and e2e of the env backend: it is that backend's stand-in for a secret
 // server. Every write replaces the file by rename, as editors do.
-package envtest
+package dotenvtest
 
 import (
 	"errors"
@@ -36,7 +36,7 @@ func (f *File) Put(key, value string) error {
 		return err
 	}
 	if _, err := Quote(value); err != nil {
-		return fmt.Errorf("envtest: %s: %w", key, err)
+		return fmt.Errorf("dotenvtest: %s: %w", key, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -56,25 +56,25 @@ func (f *File) Delete(key string) error {
 // Path.
 func (f *File) write() error {
 	var sb strings.Builder
-	sb.WriteString("# written by envtest\n")
+	sb.WriteString("# written by dotenvtest\n")
 	for _, k := range slices.Sorted(maps.Keys(f.vars)) {
 		q, _ := Quote(f.vars[k]) // checked by Put
 		fmt.Fprintf(&sb, "%s=%s\n", k, q)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(f.Path), ".envtest-*")
 	if err != nil {
-		return fmt.Errorf("envtest: %w", err)
+		return fmt.Errorf("dotenvtest: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.WriteString(sb.String()); err != nil {
 		tmp.Close()
-		return fmt.Errorf("envtest: write %s: %w", f.Path, err)
+		return fmt.Errorf("dotenvtest: write %s: %w", f.Path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("envtest: write %s: %w", f.Path, err)
+		return fmt.Errorf("dotenvtest: write %s: %w", f.Path, err)
 	}
 	if err := os.Rename(tmp.Name(), f.Path); err != nil {
-		return fmt.Errorf("envtest: %w", err)
+		return fmt.Errorf("dotenvtest: %w", err)
 	}
 	return nil
 }
@@ -106,11 +106,11 @@ func Quote(value string) (string, error) {
 
 func checkKey(key string) error {
 	if key == "" {
-		return errors.New("envtest: empty key")
+		return errors.New("dotenvtest: empty key")
 	}
 	for _, r := range key {
 		if !(r == '_' || r == '.' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
-			return fmt.Errorf("envtest: key %q may hold only A-Z, a-z, 0-9, '_' and '.'", key)
+			return fmt.Errorf("dotenvtest: key %q may hold only A-Z, a-z, 0-9, '_' and '.'", key)
 		}
 	}
 	return nil
