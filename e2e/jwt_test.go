@@ -82,8 +82,8 @@ func TestVaultJWTAuth(t *testing.T) {
 	if f, ok := files["api-key"]; !ok || f.Data != value {
 		t.Errorf("the app did not find api-key as stored at start (found %d files)", len(files))
 	}
-	if c := p.Container("secret-injector-init"); c == nil || !strings.Contains(c.Proc.Output(), "jwt at auth/"+mount) {
-		t.Errorf("the init container's log does not show a jwt login at auth/%s", mount)
+	if c := p.Container("secret-injector-agent"); c == nil || !strings.Contains(c.Proc.Output(), "jwt at auth/"+mount) {
+		t.Errorf("the agent's log does not show a jwt login at auth/%s", mount)
 	}
 
 	const intruder = "intruder"
@@ -91,8 +91,8 @@ func TestVaultJWTAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := createPod(t, ctx, podCase{name: "jwt-intruder", serviceAccount: intruder, backend: b, ns: ns, annotations: ann}, value)
-	eventually(t, ctx, 20*time.Second, "the intruder's init container refused by Vault", func() bool {
-		c := q.Container("secret-injector-init")
+	eventually(t, ctx, 20*time.Second, "the intruder's agent refused by Vault", func() bool {
+		c := q.Container("secret-injector-agent")
 		return c != nil && strings.Contains(c.Proc.Output(), "vault login (jwt at auth/"+mount+"): access denied")
 	})
 	if q.App.Started() {
