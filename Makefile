@@ -133,6 +133,10 @@ vet: ## go vet and gofmt check.
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+.PHONY: lint
+lint: ## staticcheck over every package (built once into the tool cache by hack/lint.sh).
+	hack/lint.sh $(PKGS)
+
 .PHONY: bench
 bench: build ## Benchmarks side by side (vault agent, a no-op webhook, 1,000 leases, backend calls): table on stdout, raw figures in .bench/ (~7½ min).
 	bench/run.sh $(AGENT_BIN)

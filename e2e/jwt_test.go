@@ -141,7 +141,14 @@ func serviceAccountIssuer(t *testing.T, ctx context.Context) (string, []string) 
 		case k.Kty == "RSA":
 			pub = &rsa.PublicKey{N: num(k.N), E: int(num(k.E).Int64())}
 		case k.Kty == "EC" && k.Crv == "P-256":
-			pub = &ecdsa.PublicKey{Curve: elliptic.P256(), X: num(k.X), Y: num(k.Y)}
+			// The uncompressed point 0x04 || X || Y, each coordinate 32 bytes.
+			point := append([]byte{4}, num(k.X).FillBytes(make([]byte, 32))...)
+			point = append(point, num(k.Y).FillBytes(make([]byte, 32))...)
+			key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+			if err != nil {
+				t.Fatalf("jwks EC key: %v", err)
+			}
+			pub = key
 		default:
 			continue
 		}

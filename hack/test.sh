@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
-step "go vet + gofmt"
+step "go vet + gofmt + staticcheck"
 make --no-print-directory vet
+make --no-print-directory lint
 
 # The real-pods suite runs alone, after the rest: it shares two cores with
 # a kubelet and twenty pods.
