@@ -123,6 +123,14 @@ pg_bindir() {
 	[[ -n $d && -x $d/pg_ctl ]] && echo "$d"
 }
 
+# ensure_openssl: the PKI tests verify issued chains with the real openssl.
+ensure_openssl() {
+	command -v openssl >/dev/null && return 0
+	log "installing openssl (apt-get)…"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl >&2 ||
+		{ as_root apt-get update -q >&2 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl >&2; }
+}
+
 ensure_postgres() {
 	pg_bindir >/dev/null && return 0
 	log "installing postgresql (apt-get)…"
@@ -318,6 +326,7 @@ restart_pg() {
 up() {
 	build
 	ensure_postgres
+	ensure_openssl
 	if is_up; then
 		log "vault bed already up"
 	else

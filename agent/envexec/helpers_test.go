@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/envexec"
 	"github.com/tradepulse/secret-injector/agent/render"
 	"github.com/tradepulse/secret-injector/agent/sink"
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // TestMain lets the test binary play three parts, chosen by its first
@@ -160,7 +160,7 @@ type wrapper struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	report string
-	stderr *syncBuffer
+	stderr *testkit.Buffer
 	done   chan struct{}
 	code   int
 }
@@ -176,7 +176,7 @@ func startWrapper(t *testing.T, dir string, flags []string, env []string, appArg
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "ENVEXEC_TEST_REPORT="+report)
 	cmd.Env = append(cmd.Env, env...)
-	w := &wrapper{t: t, cmd: cmd, report: report, stderr: &syncBuffer{}, done: make(chan struct{})}
+	w := &wrapper{t: t, cmd: cmd, report: report, stderr: &testkit.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = w.stderr
 	// A group of its own, so that cleanup kills the app with the wrapper;
 	// and Wait returns once the wrapper is gone, even if the app lives on
@@ -256,23 +256,6 @@ func field(line, key string) string {
 		}
 	}
 	return ""
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitGone waits until path (a /proc entry) no longer exists.
