@@ -18,14 +18,12 @@ import (
 func init() { openers[config.BackendGCP] = openGCP }
 
 func openGCP(ctx context.Context, cfg *config.Config, _ backend.VersionKey, log *slog.Logger) (backend.Backend, error) {
-	var opts gcp.Options
-	if g := cfg.Backend.GCP; g != nil {
-		opts = gcp.Options{Project: g.Project, Endpoint: g.Endpoint}
-		if g.Insecure {
-			opts.ClientOptions = []option.ClientOption{
-				option.WithoutAuthentication(),
-				option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-			}
+	g := orZero(cfg.Backend.GCP)
+	opts := gcp.Options{Project: g.Project, Endpoint: g.Endpoint}
+	if g.Insecure {
+		opts.ClientOptions = []option.ClientOption{
+			option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
 		}
 	}
 	return gcp.New(ctx, opts, log)

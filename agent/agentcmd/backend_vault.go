@@ -13,13 +13,8 @@ import (
 
 func init() { openers[config.BackendVault] = openVault }
 
+// openVault builds the Vault backend from the config's vault block as it
+// is; without one, from the VAULT_* environment alone.
 func openVault(ctx context.Context, cfg *config.Config, key backend.VersionKey, log *slog.Logger) (backend.Backend, error) {
-	var opts vault.Options
-	if v := cfg.Backend.Vault; v != nil {
-		opts = vault.Options{Address: v.Address, Namespace: v.Namespace, CACert: v.CACert, Auth: v.Auth,
-			AuthPath: v.AuthPath, Role: v.Role, TokenPath: v.TokenPath, RoleIDPath: v.RoleIDPath,
-			SecretIDPath: v.SecretIDPath, RevokeOnShutdown: v.RevokeOnShutdown}
-	}
-	opts.VersionKey = key
-	return vault.New(ctx, opts, log)
+	return vault.New(ctx, orZero(cfg.Backend.Vault), key, log)
 }

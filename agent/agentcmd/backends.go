@@ -31,9 +31,15 @@ func openBackend(ctx context.Context, cfg *config.Config, key backend.VersionKey
 }
 
 func openEnv(_ context.Context, cfg *config.Config, key backend.VersionKey, log *slog.Logger) (backend.Backend, error) {
-	var files []string
-	if e := cfg.Backend.Env; e != nil {
-		files = e.Files
+	return env.New(orZero(cfg.Backend.Env).Files, key, log)
+}
+
+// orZero is a backend's block of the config, or the zero block when the
+// config has none (the backend's defaults, its environment).
+func orZero[T any](block *T) T {
+	if block == nil {
+		var zero T
+		return zero
 	}
-	return env.New(files, key, log)
+	return *block
 }

@@ -119,22 +119,29 @@ type EnvBackend struct {
 	Files []string `json:"files,omitempty"`
 }
 
-// VaultBackend talks to HashiCorp Vault. Empty fields fall back to the
-// standard VAULT_* environment variables.
+// VaultBackend talks to HashiCorp Vault. The Vault backend takes it as it
+// is (agent/backend/vault.New); empty fields fall back to the standard
+// VAULT_* environment variables (VAULT_ADDR, VAULT_NAMESPACE, VAULT_CACERT,
+// VAULT_TOKEN, …). RevokeGrace and RevokeOnShutdown are read by the agent,
+// which revokes the leases.
 type VaultBackend struct {
 	Address   string `json:"address,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	// CACert is a path to a PEM bundle for Vault's TLS certificate.
 	CACert string `json:"caCert,omitempty"`
 	// Auth is "kubernetes", "jwt", "approle" or "token". kubernetes and
-	// jwt both present the service-account token at TokenPath.
+	// jwt both present the service-account token at TokenPath. Empty means
+	// kubernetes when Role is set, approle when RoleIDPath is, else token.
 	Auth string `json:"auth,omitempty"`
-	// AuthPath is the auth method's mount path, e.g. "auth/kubernetes".
+	// AuthPath is the auth method's mount path, e.g. "auth/kubernetes"
+	// (default "auth/<Auth>").
 	AuthPath string `json:"authPath,omitempty"`
 	// Role is the Kubernetes or JWT auth role.
 	Role string `json:"role,omitempty"`
-	// TokenPath is the projected service-account token (Kubernetes and JWT
-	// auth).
+	// TokenPath is the projected service-account token for Kubernetes and
+	// JWT auth (default: the token Kubernetes mounts into every pod), read
+	// at every login because it rotates. With token auth it names a file
+	// holding the Vault token; empty means VAULT_TOKEN, then ~/.vault-token.
 	TokenPath string `json:"tokenPath,omitempty"`
 	// RoleIDPath and SecretIDPath hold AppRole credentials.
 	RoleIDPath   string `json:"roleIDPath,omitempty"`
@@ -142,7 +149,9 @@ type VaultBackend struct {
 	// RevokeGrace is how long an old lease lives after its replacement was
 	// written, so the app can finish with it.
 	RevokeGrace Duration `json:"revokeGrace,omitempty"`
-	// RevokeOnShutdown revokes the agent's leases when it stops.
+	// RevokeOnShutdown revokes the agent's leases when the sidecar stops
+	// (the injector's annotation vault-revoke-on-shutdown). Init mode
+	// never does: its leases live on in the sidecar.
 	RevokeOnShutdown bool `json:"revokeOnShutdown,omitempty"`
 }
 

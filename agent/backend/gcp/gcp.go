@@ -98,9 +98,10 @@ type Backend struct {
 	// regional holds the clients opened by dial, by location.
 	regional map[string]accessor
 	closed   bool
-	// payloadOnly holds the secrets whose metadata this identity may not
-	// read: Version reads their payload instead.
-	payloadOnly map[string]bool
+	// payloadOnly holds the secrets (name → true) whose metadata this
+	// identity may not read: Version reads their payload instead. Each is
+	// stored once and read at every check, what sync.Map is for.
+	payloadOnly sync.Map
 }
 
 var (
@@ -166,11 +167,10 @@ func newBackend(client accessor, project string, log *slog.Logger) *Backend {
 		log = discard
 	}
 	return &Backend{
-		client:      client,
-		project:     project,
-		log:         log,
-		regional:    map[string]accessor{},
-		payloadOnly: map[string]bool{},
+		client:   client,
+		project:  project,
+		log:      log,
+		regional: map[string]accessor{},
 	}
 }
 
@@ -225,7 +225,7 @@ func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", invalidRef(ref, err)
 	}
-	if !b.isPayloadOnly(t.SecretName()) {
+	if _, ok := b.payloadOnly.Load(t.SecretName()); !ok {
 		client, err := b.clientFor(ref, t)
 		if err != nil {
 			return "", err
@@ -243,7 +243,7 @@ func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		b.setPayloadOnly(t.SecretName())
+		b.payloadOnly.Store(t.SecretName(), true)
 		b.log.Warn("secret metadata is not readable; version checks will read the payload",
 			"ref", ref, "hint", "grant roles/secretmanager.viewer on the secret to make them cheaper")
 		return resp.GetName(), nil
@@ -310,18 +310,6 @@ func checkVersion(ref string, v *secretmanagerpb.SecretVersion) (string, error) 
 			ref, v.GetName(), strings.ToLower(v.GetState().String()), backend.ErrNotFound)
 	}
 	return v.GetName(), nil
-}
-
-func (b *Backend) isPayloadOnly(secret string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.payloadOnly[secret]
-}
-
-func (b *Backend) setPayloadOnly(secret string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.payloadOnly[secret] = true
 }
 
 // withDeadline keeps the caller's deadline, or sets DefaultTimeout.

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/tradepulse/secret-injector/agent/backend"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // authenticator obtains a token. Credentials are read from their files at
@@ -30,13 +31,13 @@ type authenticator struct {
 	envToken  string
 }
 
-func newAuthenticator(opts Options, envToken string) (authenticator, error) {
-	method := opts.Auth
+func newAuthenticator(cfg config.VaultBackend, envToken string) (authenticator, error) {
+	method := cfg.Auth
 	if method == "" {
 		switch {
-		case opts.Role != "":
+		case cfg.Role != "":
 			method = AuthKubernetes
-		case opts.RoleIDPath != "":
+		case cfg.RoleIDPath != "":
 			method = AuthAppRole
 		default:
 			method = AuthToken
@@ -49,20 +50,20 @@ func newAuthenticator(opts Options, envToken string) (authenticator, error) {
 		// kubernetes method has Vault ask the API server (TokenReview),
 		// jwt has Vault check the signature against the cluster's
 		// published keys (OIDC discovery or JWKS).
-		if opts.Role == "" {
+		if cfg.Role == "" {
 			return a, fmt.Errorf("%s auth needs a role", method)
 		}
-		a.path, a.role, a.jwtPath = authPath(opts.AuthPath, method), opts.Role, opts.TokenPath
+		a.path, a.role, a.jwtPath = authPath(cfg.AuthPath, method), cfg.Role, cfg.TokenPath
 		if a.jwtPath == "" {
 			a.jwtPath = DefaultTokenPath
 		}
 	case AuthAppRole:
-		if opts.RoleIDPath == "" || opts.SecretIDPath == "" {
+		if cfg.RoleIDPath == "" || cfg.SecretIDPath == "" {
 			return a, errors.New("approle auth needs roleIDPath and secretIDPath")
 		}
-		a.path, a.roleID, a.secretID = authPath(opts.AuthPath, method), opts.RoleIDPath, opts.SecretIDPath
+		a.path, a.roleID, a.secretID = authPath(cfg.AuthPath, method), cfg.RoleIDPath, cfg.SecretIDPath
 	case AuthToken:
-		a.tokenPath, a.envToken = opts.TokenPath, envToken
+		a.tokenPath, a.envToken = cfg.TokenPath, envToken
 		if a.tokenPath == "" && a.envToken == "" {
 			if home, err := os.UserHomeDir(); err == nil {
 				a.tokenPath = filepath.Join(home, ".vault-token")

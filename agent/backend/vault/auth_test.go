@@ -10,6 +10,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // kvSecret mounts KV v2 with one secret and returns the mount, a reference
@@ -40,7 +41,7 @@ func TestAppRoleKeepsWorkingPastTokenMaxTTL(t *testing.T) {
 	bed := vaulttest.Bed(t)
 	_, ref, policy := kvSecret(t, bed)
 	mount, roleID, secretID := bed.AppRole(t, map[string]any{"token_ttl": "5s", "token_max_ttl": "15s"}, policy)
-	b, logs := newBackend(t, vault.Options{
+	b, logs := newBackend(t, config.VaultBackend{
 		Address: bed.Addr, Auth: vault.AuthAppRole, AuthPath: mount,
 		RoleIDPath: roleID, SecretIDPath: secretID,
 	})
@@ -72,7 +73,7 @@ func TestReloginAfterTokenRevoked(t *testing.T) {
 	bed := vaulttest.Bed(t)
 	_, ref, policy := kvSecret(t, bed)
 	mount, roleID, secretID := bed.AppRole(t, nil, policy)
-	b, logs := newBackend(t, vault.Options{
+	b, logs := newBackend(t, config.VaultBackend{
 		Address: bed.Addr, AuthPath: mount, RoleIDPath: roleID, SecretIDPath: secretID, // approle by default
 	})
 	logs.forbid(readFile(t, roleID), readFile(t, secretID))
@@ -102,10 +103,10 @@ func TestAppRoleBadCredentials(t *testing.T) {
 	bed := vaulttest.Bed(t)
 	mount, roleID, _ := bed.AppRole(t, nil, "default")
 	log, _ := newLogs(t)
-	_, err := vault.New(ctx(t, 10*time.Second), vault.Options{
+	_, err := vault.New(ctx(t, 10*time.Second), config.VaultBackend{
 		Address: bed.Addr, Auth: vault.AuthAppRole, AuthPath: mount,
 		RoleIDPath: roleID, SecretIDPath: vaulttest.WriteFile(t, "secret-id", backendtest.Sentinel),
-	}, log)
+	}, nil, log)
 	if !errors.Is(err, backend.ErrDenied) {
 		t.Fatalf("New with a wrong secret ID: %v, want ErrDenied", err)
 	}
@@ -120,7 +121,7 @@ func TestTokenAuthFromFile(t *testing.T) {
 	_, ref, policy := kvSecret(t, bed)
 	first := bed.Token(t, 0, policy)
 	file := vaulttest.WriteFile(t, "token", first+"\n")
-	b, logs := newBackend(t, vault.Options{Address: bed.Addr, Auth: vault.AuthToken, TokenPath: file})
+	b, logs := newBackend(t, config.VaultBackend{Address: bed.Addr, Auth: vault.AuthToken, TokenPath: file})
 	second := bed.Token(t, 0, policy)
 	logs.forbid(first, second)
 	if _, err := b.Fetch(ctx(t, 10*time.Second), ref); err != nil {
@@ -153,7 +154,7 @@ func TestLeaseEndsWithItsToken(t *testing.T) {
 	bed := vaulttest.Bed(t)
 	creds := bed.DBMount + "/creds/" + bed.DBRole(t, time.Minute, 2*time.Minute)
 	mount, roleID, secretID := bed.AppRole(t, map[string]any{"token_ttl": "4s", "token_max_ttl": "8s"}, bed.Policy(t, dbPolicy(creds)))
-	b, logs := newBackend(t, vault.Options{
+	b, logs := newBackend(t, config.VaultBackend{
 		Address: bed.Addr, Auth: vault.AuthAppRole, AuthPath: mount,
 		RoleIDPath: roleID, SecretIDPath: secretID,
 	})

@@ -54,7 +54,7 @@ func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
 		return "", err
 	}
 	switch {
-	case m.kvVersion == 2 && !b.isMetadataDenied(r.path):
+	case m.kvVersion == 2 && !b.metadataDenied(r.path):
 		v, err := b.kv2Version(ctx, ref, r, m)
 		if !errors.Is(err, backend.ErrDenied) {
 			return v, err
@@ -65,7 +65,7 @@ func (b *Backend) Version(ctx context.Context, ref string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		b.setMetadataDenied(r.path)
+		b.denied.Store(r.path, true)
 		b.log.Warn("secret metadata is not readable; version checks will read the value",
 			"ref", ref, "hint", "grant read on "+m.path+"metadata/"+m.rest(r.path))
 		return sec.Version, nil
@@ -245,14 +245,8 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-func (b *Backend) isMetadataDenied(p string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.metadataDenied[p]
-}
-
-func (b *Backend) setMetadataDenied(p string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.metadataDenied[p] = true
+// metadataDenied reports whether the token may not read p's metadata.
+func (b *Backend) metadataDenied(p string) bool {
+	_, ok := b.denied.Load(p)
+	return ok
 }

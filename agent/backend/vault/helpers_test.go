@@ -12,6 +12,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // logs captures a backend's logs at debug level, so that every path logs,
@@ -62,11 +63,11 @@ func newLogs(t *testing.T) (*slog.Logger, *logs) {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug})), l
 }
 
-// newBackend logs in with opts and closes the backend when the test ends.
-func newBackend(t *testing.T, opts vault.Options) (*vault.Backend, *logs) {
+// newBackend logs in with cfg and closes the backend when the test ends.
+func newBackend(t *testing.T, cfg config.VaultBackend) (*vault.Backend, *logs) {
 	t.Helper()
 	log, l := newLogs(t)
-	b, err := vault.New(ctx(t, 15*time.Second), opts, log)
+	b, err := vault.New(ctx(t, 15*time.Second), cfg, nil, log)
 	if err != nil {
 		t.Fatalf("vault.New: %v", err)
 	}
@@ -79,7 +80,7 @@ func newBackend(t *testing.T, opts vault.Options) (*vault.Backend, *logs) {
 func tokenBackend(t *testing.T, bed *vaulttest.Env, policies ...string) (*vault.Backend, *logs) {
 	t.Helper()
 	token := bed.Token(t, 0, policies...)
-	b, l := newBackend(t, vault.Options{
+	b, l := newBackend(t, config.VaultBackend{
 		Address:   bed.Addr,
 		Auth:      vault.AuthToken,
 		TokenPath: vaulttest.WriteFile(t, "token", token),

@@ -21,6 +21,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // kubeAPIServer starts a real kube-apiserver and etcd (envtest) for the
@@ -131,13 +132,13 @@ func TestJWTAuthWithServiceAccountToken(t *testing.T) {
 	login := func(t *testing.T, jwt string) (*vault.Backend, error) {
 		log, l := newLogs(t)
 		l.forbid(jwt)
-		b, err := vault.New(ctx(t, 15*time.Second), vault.Options{
+		b, err := vault.New(ctx(t, 15*time.Second), config.VaultBackend{
 			Address:   bed.Addr,
 			Auth:      vault.AuthJWT,
 			AuthPath:  mount,
 			Role:      "trader",
 			TokenPath: vaulttest.WriteFile(t, "token", jwt),
-		}, log)
+		}, nil, log)
 		if err == nil {
 			t.Cleanup(func() { _ = b.Close() })
 		}

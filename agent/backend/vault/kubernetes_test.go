@@ -22,6 +22,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend"
 	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // tokenReviewer stands in for the Kubernetes API server's TokenReview
@@ -167,7 +168,7 @@ func TestKubernetesAuth(t *testing.T) {
 	first := reviewer.token(t)
 	tokenFile := vaulttest.WriteFile(t, "token", first)
 
-	b, logs := newBackend(t, vault.Options{
+	b, logs := newBackend(t, config.VaultBackend{
 		Address: bed.Addr, Auth: vault.AuthKubernetes, AuthPath: mount,
 		Role: k8sAccount, TokenPath: tokenFile,
 	})
@@ -199,10 +200,10 @@ func TestKubernetesAuthWrongRole(t *testing.T) {
 	mount := kubernetesAuth(t, bed, reviewer, "default")
 	log, _ := newLogs(t)
 	jwt := reviewer.token(t)
-	_, err := vault.New(ctx(t, 10*time.Second), vault.Options{
+	_, err := vault.New(ctx(t, 10*time.Second), config.VaultBackend{
 		Address: bed.Addr, Auth: vault.AuthKubernetes, AuthPath: mount,
 		Role: "someone-else", TokenPath: vaulttest.WriteFile(t, "token", jwt),
-	}, log)
+	}, nil, log)
 	if !errors.Is(err, backend.ErrDenied) {
 		t.Fatalf("New with an unbound role: %v, want ErrDenied", err)
 	}

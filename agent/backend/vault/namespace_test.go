@@ -12,6 +12,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // TestNamespaceOnEveryRequest checks that the backend sends its Vault
@@ -45,7 +46,7 @@ func TestNamespaceOnEveryRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	authMount, roleID, secretID := bed.AppRole(t, nil, bed.Policy(t, kvPolicy(mount, 2)))
-	b, _ := newBackend(t, vault.Options{
+	b, _ := newBackend(t, config.VaultBackend{
 		Address:      srv.URL,
 		Namespace:    "team-a/trading",
 		Auth:         vault.AuthAppRole,

@@ -8,6 +8,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // TestVaultDownIsTransient stops a Vault of the test's own: while it is
@@ -25,7 +26,7 @@ func TestVaultDownIsTransient(t *testing.T) {
 		}
 	}
 	put("before-" + backendtest.Sentinel)
-	b, l := newBackend(t, vault.Options{
+	b, l := newBackend(t, config.VaultBackend{
 		Address:   srv.Addr,
 		Auth:      vault.AuthToken,
 		TokenPath: vaulttest.WriteFile(t, "token", srv.RootToken),

@@ -13,6 +13,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // echoingVault answers like a Vault whose error messages repeat what they
@@ -51,7 +52,7 @@ func TestErrorsNeverHoldValues(t *testing.T) {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			t.Parallel()
 			srv := echoingVault(t, status)
-			b, _ := newBackend(t, vault.Options{
+			b, _ := newBackend(t, config.VaultBackend{
 				Address:   srv.URL,
 				Auth:      vault.AuthToken,
 				TokenPath: vaulttest.WriteFile(t, "token", "hvs.test-token"),
@@ -74,11 +75,11 @@ func TestErrorsNeverHoldValues(t *testing.T) {
 
 			// approle: the login itself fails
 			log, _ := newLogs(t)
-			_, err = vault.New(ctx(t, 5*time.Second), vault.Options{
+			_, err = vault.New(ctx(t, 5*time.Second), config.VaultBackend{
 				Address: srv.URL, Auth: vault.AuthAppRole,
 				RoleIDPath:   vaulttest.WriteFile(t, "role-id", "role"),
 				SecretIDPath: vaulttest.WriteFile(t, "secret-id", backendtest.Sentinel),
-			}, log)
+			}, nil, log)
 			if err == nil {
 				t.Fatal("approle login succeeded against a failing server")
 			}

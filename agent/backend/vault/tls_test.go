@@ -12,6 +12,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/backendtest"
 	"github.com/tradepulse/secret-injector/agent/backend/vault"
 	"github.com/tradepulse/secret-injector/agent/backend/vault/vaulttest"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
 // TestVaultOverTLSWithOwnCA runs a real Vault whose listener's certificate
@@ -50,7 +51,7 @@ func TestVaultOverTLSWithOwnCA(t *testing.T) {
 	t.Setenv("VAULT_SKIP_VERIFY", "")
 
 	t.Run("with the CA bundle", func(t *testing.T) {
-		b, l := newBackend(t, vault.Options{Address: fs.Addr, CACert: fs.CACert, Auth: vault.AuthToken, TokenPath: tokenFile})
+		b, l := newBackend(t, config.VaultBackend{Address: fs.Addr, CACert: fs.CACert, Auth: vault.AuthToken, TokenPath: tokenFile})
 		l.forbid(tok.Auth.ClientToken)
 		s, err := b.Fetch(ctx(t, 10*time.Second), "kv/tradepulse/api-key#key")
 		if err != nil {
@@ -64,7 +65,7 @@ func TestVaultOverTLSWithOwnCA(t *testing.T) {
 	t.Run("without the CA bundle", func(t *testing.T) {
 		log, l := newLogs(t)
 		l.forbid(tok.Auth.ClientToken)
-		b, err := vault.New(ctx(t, 10*time.Second), vault.Options{Address: fs.Addr, Auth: vault.AuthToken, TokenPath: tokenFile}, log)
+		b, err := vault.New(ctx(t, 10*time.Second), config.VaultBackend{Address: fs.Addr, Auth: vault.AuthToken, TokenPath: tokenFile}, nil, log)
 		if err == nil {
 			_ = b.Close()
 			t.Fatal("logged in over TLS with a certificate from an untrusted CA")
@@ -87,7 +88,7 @@ func TestVaultOverTLSWithOwnCA(t *testing.T) {
 			t.Fatal(err)
 		}
 		log, _ := newLogs(t)
-		b, err := vault.New(ctx(t, 10*time.Second), vault.Options{Address: fs.Addr, CACert: other.CACert, Auth: vault.AuthToken, TokenPath: tokenFile}, log)
+		b, err := vault.New(ctx(t, 10*time.Second), config.VaultBackend{Address: fs.Addr, CACert: other.CACert, Auth: vault.AuthToken, TokenPath: tokenFile}, nil, log)
 		if err == nil {
 			_ = b.Close()
 			t.Fatal("logged in over TLS trusting another CA")
@@ -98,7 +99,7 @@ func TestVaultOverTLSWithOwnCA(t *testing.T) {
 	})
 
 	t.Run("a CA bundle file that is missing", func(t *testing.T) {
-		_, err := vault.New(ctx(t, 10*time.Second), vault.Options{Address: fs.Addr, CACert: "/nonexistent/ca.crt", Auth: vault.AuthToken, TokenPath: tokenFile}, nil)
+		_, err := vault.New(ctx(t, 10*time.Second), config.VaultBackend{Address: fs.Addr, CACert: "/nonexistent/ca.crt", Auth: vault.AuthToken, TokenPath: tokenFile}, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "caCert /nonexistent/ca.crt") {
 			t.Errorf("error does not name the missing caCert file: %v", err)
 		}

@@ -24,7 +24,7 @@
 //     does not grant read on <mount>/metadata/, it reads the value instead).
 //     A version that is deleted or destroyed reads as gone.
 //   - KV v1: the first 16 hex digits of the HMAC-SHA256 of the bytes
-//     returned, under Options.VersionKey (backend.VersionKey). KV v1 keeps
+//     returned, under the key New is given (backend.VersionKey). KV v1 keeps
 //     no versions, so Version reads the value.
 //   - leased secrets: the lease ID. Version answers ErrNotVersioned without
 //     a call: asking again would issue new credentials. Leases are kept by
@@ -54,9 +54,10 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/tradepulse/secret-injector/agent/backend"
+	"github.com/tradepulse/secret-injector/agent/config"
 )
 
-// Authentication methods (Options.Auth).
+// Authentication methods (config.VaultBackend.Auth).
 const (
 	AuthKubernetes = "kubernetes"
 	// AuthJWT is Vault's jwt auth method fed the pod's projected
@@ -69,8 +70,8 @@ const (
 )
 
 // DefaultTokenPath is the service-account token Kubernetes mounts into
-// every pod; Kubernetes auth reads it unless Options.TokenPath says
-// otherwise.
+// every pod; Kubernetes auth reads it unless config.VaultBackend.TokenPath
+// says otherwise.
 const DefaultTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 // DefaultTimeout bounds every call whose context carries no deadline,
@@ -81,39 +82,6 @@ const DefaultTimeout = 10 * time.Second
 // cheaper than fetching it anew (leased credentials): fetch to learn it.
 // It is transient in the backend.FailsClosed sense.
 var ErrNotVersioned = backend.ErrNotVersioned
-
-// Options configures a Backend. It mirrors config.VaultBackend; empty
-// fields fall back to the standard VAULT_* environment variables
-// (VAULT_ADDR, VAULT_NAMESPACE, VAULT_CACERT, VAULT_TOKEN, …).
-type Options struct {
-	Address   string
-	Namespace string
-	// CACert is a PEM bundle for Vault's TLS certificate.
-	CACert string
-	// Auth is "kubernetes", "jwt", "approle" or "token". Empty means
-	// kubernetes when Role is set, approle when RoleIDPath is, else token.
-	Auth string
-	// AuthPath is the auth method's mount, e.g. "auth/kubernetes"
-	// (default "auth/<Auth>").
-	AuthPath string
-	// Role is the Kubernetes or JWT auth role.
-	Role string
-	// TokenPath is the service-account token for Kubernetes and JWT auth
-	// (default DefaultTokenPath), read at every login because it rotates. With
-	// token auth it names a file holding the Vault token; empty means
-	// VAULT_TOKEN, then ~/.vault-token.
-	TokenPath string
-	// RoleIDPath and SecretIDPath hold AppRole credentials.
-	RoleIDPath   string
-	SecretIDPath string
-	// RevokeOnShutdown is kept for the agent, which revokes its leases at
-	// shutdown through Revoke. Close itself never revokes the token: leases
-	// it issued may live on in a sidecar that resumed them.
-	RevokeOnShutdown bool
-	// VersionKey keys the versions of KV v1 and other unleased secrets;
-	// nil means a random key of this process's own.
-	VersionKey backend.VersionKey
-}
 
 // Backend reads secrets from Vault. It is safe for concurrent use.
 type Backend struct {
@@ -129,9 +97,10 @@ type Backend struct {
 	sess    *session
 	// leases maps a lease ID to the session whose token issued it.
 	leases map[string]*session
-	// metadataDenied holds the KV v2 secrets whose metadata this token may
-	// not read: Version reads their value instead.
-	metadataDenied map[string]bool
+	// denied holds the KV v2 secrets (path → true) whose metadata this
+	// token may not read: Version reads their value instead. Each is
+	// stored once and read at every check, what sync.Map is for.
+	denied sync.Map
 
 	// renewals keeps the leases KeepAlive is given.
 	renewals *renewer
@@ -152,52 +121,52 @@ var (
 	_ backend.Closer      = (*Backend)(nil)
 )
 
-// New connects to Vault, logs in, and keeps the token alive in the
-// background until Close. A nil log discards.
-func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) {
+// New connects to the Vault cfg describes, logs in, and keeps the token
+// alive in the background until Close. key keys the versions of KV v1 and
+// other unleased secrets; nil means a random key of this process's own. A
+// nil log discards.
+func New(ctx context.Context, cfg config.VaultBackend, key backend.VersionKey, log *slog.Logger) (*Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg := api.DefaultConfig() // reads VAULT_ADDR, VAULT_CACERT, … from the environment
-	if cfg.Error != nil {
-		return nil, fmt.Errorf("vault backend: %w", cfg.Error)
+	apiCfg := api.DefaultConfig() // reads VAULT_ADDR, VAULT_CACERT, … from the environment
+	if apiCfg.Error != nil {
+		return nil, fmt.Errorf("vault backend: %w", apiCfg.Error)
 	}
-	if opts.Address != "" {
-		cfg.Address = opts.Address
+	if cfg.Address != "" {
+		apiCfg.Address = cfg.Address
 	}
-	if opts.CACert != "" {
-		if err := cfg.ConfigureTLS(&api.TLSConfig{CACert: opts.CACert}); err != nil {
-			return nil, fmt.Errorf("vault backend: caCert %s: %w", opts.CACert, err)
+	if cfg.CACert != "" {
+		if err := apiCfg.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert}); err != nil {
+			return nil, fmt.Errorf("vault backend: caCert %s: %w", cfg.CACert, err)
 		}
 	}
 	// The agent retries with its own backoff; a call here is one request.
-	cfg.MaxRetries = 0
-	cfg.Timeout = DefaultTimeout
-	client, err := api.NewClient(cfg)
+	apiCfg.MaxRetries = 0
+	apiCfg.Timeout = DefaultTimeout
+	client, err := api.NewClient(apiCfg)
 	if err != nil {
 		return nil, fmt.Errorf("vault backend: %w", err)
 	}
 	envToken := client.Token() // VAULT_TOKEN, for token auth only
 	client.ClearToken()
-	if opts.Namespace != "" {
-		client.SetNamespace(opts.Namespace)
+	if cfg.Namespace != "" {
+		client.SetNamespace(cfg.Namespace)
 	}
-	auth, err := newAuthenticator(opts, envToken)
+	auth, err := newAuthenticator(cfg, envToken)
 	if err != nil {
 		return nil, fmt.Errorf("vault backend: %w", err)
 	}
-	key := opts.VersionKey
 	if len(key) == 0 {
 		key = backend.NewVersionKey()
 	}
 	b := &Backend{
-		base:           client,
-		auth:           auth,
-		log:            log,
-		key:            key,
-		leases:         map[string]*session{},
-		metadataDenied: map[string]bool{},
-		done:           make(chan struct{}),
+		base:   client,
+		auth:   auth,
+		log:    log,
+		key:    key,
+		leases: map[string]*session{},
+		done:   make(chan struct{}),
 	}
 	s, err := b.login(ctx)
 	if err != nil {
@@ -216,8 +185,10 @@ func New(ctx context.Context, opts Options, log *slog.Logger) (*Backend, error) 
 	return b, nil
 }
 
-// Close stops renewing the token. It does not revoke it (see
-// Options.RevokeOnShutdown). Close is idempotent.
+// Close stops renewing the token. It does not revoke the token, nor the
+// leases it issued: they may live on in a sidecar that resumed them, and
+// the sidecar revokes its own at shutdown when
+// config.VaultBackend.RevokeOnShutdown says so. Close is idempotent.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.stop()
