@@ -13,10 +13,6 @@ import (
 	"github.com/tradepulse/secret-injector/agent/metrics"
 )
 
-// DefaultRevokeGrace is how long an old lease outlives its replacement
-// when the config does not say: long enough for the app to reload.
-const DefaultRevokeGrace = 30 * time.Second
-
 // DefaultShutdownTimeout bounds the work the sidecar does once told to
 // stop (revoking its leases): well inside a pod's default
 // terminationGracePeriodSeconds of 30 s, so that the kubelet's SIGKILL
@@ -113,13 +109,6 @@ func (a *Agent) stopKeeper(st *secretState) {
 		st.stopLease()
 		st.stopLease = nil
 	}
-}
-
-func (a *Agent) revokeGrace() time.Duration {
-	if v := a.cfg.Backend.Vault; v != nil && v.RevokeGrace > 0 {
-		return time.Duration(v.RevokeGrace)
-	}
-	return DefaultRevokeGrace
 }
 
 // revokeLater revokes a superseded lease after the grace period.
@@ -241,9 +230,8 @@ func (a *Agent) revokeAndReplace(ctx context.Context, lk backend.LeaseKeeper, st
 // shutdown takes that long, not one call timeout per lease. A lease not
 // revoked by then is left to expire on its own.
 func (a *Agent) revokeOnShutdown() {
-	v := a.cfg.Backend.Vault
 	lk, ok := a.backend.(backend.LeaseKeeper)
-	if v == nil || !v.RevokeOnShutdown || !ok {
+	if !ok || !a.revokesOnShutdown() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.shutdownTimeout)

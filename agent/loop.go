@@ -283,27 +283,27 @@ func (a *Agent) leaveSidecarMarker() {
 
 // missingRequired names the required secrets that have no files.
 func (a *Agent) missingRequired() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var names []string
-	for _, st := range a.secrets {
-		if !st.spec.Optional && st.files == nil {
-			names = append(names, st.spec.Name)
-		}
-	}
-	return names
+	return a.mapMissing(func(st *secretState) string { return st.spec.Name })
 }
 
 // describeMissing says, for each missing required secret, what it refers
 // to and the last error.
 func (a *Agent) describeMissing() []string {
+	return a.mapMissing(func(st *secretState) string {
+		return fmt.Sprintf("%s (%s): %s", st.spec.Name, st.spec.Ref, st.lastError)
+	})
+}
+
+// mapMissing returns say(st) for each required secret that has no files,
+// in name order (nil when there is none). say runs under a.mu.
+func (a *Agent) mapMissing(say func(st *secretState) string) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var lines []string
+	var out []string
 	for _, st := range a.secrets {
 		if !st.spec.Optional && st.files == nil {
-			lines = append(lines, fmt.Sprintf("%s (%s): %s", st.spec.Name, st.spec.Ref, st.lastError))
+			out = append(out, say(st))
 		}
 	}
-	return lines
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -164,12 +165,7 @@ const maxStateIDLength = 1024
 // one might.
 func (a *Agent) validateState(s savedState) error {
 	var errs []error
-	names := make([]string, 0, len(s.Secrets))
-	for name := range s.Secrets {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(s.Secrets)) {
 		saved := s.Secrets[name]
 		if a.find(name) == nil {
 			errs = append(errs, errors.New("an entry names a secret the config does not have"))
