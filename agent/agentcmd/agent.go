@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
 	"golang.org/x/net/netutil"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tradepulse/secret-injector/agent"
 	"github.com/tradepulse/secret-injector/agent/admin"
@@ -208,28 +208,24 @@ func (b *builtAgent) runSidecar(ctx context.Context, reg *prometheus.Registry) e
 	b.log.Info("agent listening", "metrics", "http://"+metricsLn.Addr().String()+"/metrics",
 		"admin", "http://"+adminLn.Addr().String()+"/v1/status", "dir", b.cfg.MountPath)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	// Every part runs in the group: the first to fail stops the others,
+	// and all stop when ctx ends. A part that returns because ctx ended
+	// has not failed.
+	g, ctx := errgroup.WithContext(ctx)
 	start := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- err
-				cancel()
+		g.Go(func() error {
+			if err := f(); !errors.Is(err, context.Canceled) {
+				return err
 			}
-		}()
+			return nil
+		})
 	}
 	start(func() error { return serve(ctx, metricsLn, probes, metricsLimits) })
 	start(func() error { return serve(ctx, adminLn, admin.Handler(b.agent, b.log), adminLimits) })
 	start(func() error { return b.notifier.Start(ctx) })
 	start(func() error { return b.agent.RunSidecar(ctx) })
 	start(func() error { settleAfterFirstPass(ctx, b.agent.Ready); return nil })
-	wg.Wait()
-	close(errs)
-	return errors.Join(collect(errs)...)
+	return g.Wait()
 }
 
 // serverLimits bound what one agent listener accepts, so that clients
@@ -300,12 +296,4 @@ func limitBody(h http.Handler, n int64) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, n)
 		h.ServeHTTP(w, r)
 	})
-}
-
-func collect(errs <-chan error) []error {
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return all
 }
