@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,25 +26,35 @@ import (
 type vaultAgent struct {
 	dir, admin, metrics string
 	reloads             atomic.Int64
+	// stop ends the agent as the kubelet does (its context ends) and
+	// returns its exit code once it has exited.
+	stop func() int
 }
 
 // startVaultAgent writes an agent config for a Vault at addr with token
-// auth and the given secrets (YAML list items), and runs the agent in
-// sidecar mode until the test ends.
+// auth, a 2 s revokeGrace and the given secrets (YAML list items), and
+// runs the agent in sidecar mode until the test ends.
 func startVaultAgent(t *testing.T, addr, token, secrets string) *vaultAgent {
+	t.Helper()
+	return startVaultAgentWith(t, addr, token, "revokeGrace: 2s", secrets)
+}
+
+// startVaultAgentWith is startVaultAgent with vault, more fields of the
+// config's vault block (YAML flow style), instead of the revokeGrace.
+func startVaultAgentWith(t *testing.T, addr, token, vault, secrets string) *vaultAgent {
 	t.Helper()
 	a := &vaultAgent{dir: t.TempDir(), admin: freePort(t), metrics: freePort(t)}
 	reload := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.reloads.Add(1) }))
 	t.Cleanup(reload.Close)
 	cfg := fmt.Sprintf(`version: secrets.tradepulse.io/v1
-backend: {type: vault, vault: {address: %q, auth: token, tokenPath: %q, revokeGrace: 2s}}
+backend: {type: vault, vault: {address: %q, auth: token, tokenPath: %q, %s}}
 mountPath: %s
 refreshInterval: 1s
 adminAddr: %s
 metricsAddr: %s
 notify: {url: %q, debounce: 100ms}
 secrets:
-%s`, addr, vaulttest.WriteFile(t, "agent-token", token), a.dir, a.admin, a.metrics, reload.URL+"/reload", secrets)
+%s`, addr, vaulttest.WriteFile(t, "agent-token", token), vault, a.dir, a.admin, a.metrics, reload.URL+"/reload", secrets)
 	path := filepath.Join(t.TempDir(), "agent.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -51,9 +62,12 @@ secrets:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"agent", "--config", path, "--log-format", "text"}) }()
-	t.Cleanup(func() {
+	a.stop = sync.OnceValue(func() int {
 		cancel()
-		if code := <-done; code != 0 {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if code := a.stop(); code != 0 {
 			t.Errorf("agent exited %d", code)
 		}
 	})
@@ -260,5 +274,53 @@ func TestAgentKeepsLastGoodWhileVaultIsDown(t *testing.T) {
 	waitFor(t, 20*time.Second, func() bool { return a.metric(t, "secret_rotation_status", `secret="mlflow.env"`) == 1 })
 	if got := a.file("mlflow.env"); got != want {
 		t.Errorf("after Vault returned the file holds %q", got)
+	}
+}
+
+// TestAgentRevokeOnShutdownAgainstVault stops the agent (as the kubelet
+// does, by ending its context) while it holds database credentials from
+// the test bed's Vault. With revokeOnShutdown (the annotation
+// vault-revoke-on-shutdown) the lease is gone from Vault once the agent
+// has exited and the credentials no longer log in; without it both live
+// on, until their TTL, for whoever still uses them.
+func TestAgentRevokeOnShutdownAgainstVault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the agent against the Vault test bed")
+	}
+	bed := vaulttest.Bed(t)
+	root := bed.Root(t)
+	for _, revoke := range []bool{true, false} {
+		t.Run(fmt.Sprintf("revokeOnShutdown=%v", revoke), func(t *testing.T) {
+			creds := bed.DBMount + "/creds/" + bed.DBRole(t, time.Minute, 5*time.Minute)
+			policy := bed.Policy(t, fmt.Sprintf(`path %q { capabilities = ["read"] }
+path "sys/leases/revoke/%s/*" { capabilities = ["update"] }
+`, creds, creds))
+			a := startVaultAgentWith(t, bed.Addr, bed.Token(t, time.Hour, policy), fmt.Sprintf("revokeOnShutdown: %v", revoke),
+				fmt.Sprintf("  - {name: db, ref: %s, format: json}\n", creds))
+			waitFor(t, 15*time.Second, func() bool { return a.file("db/password") != "" && a.status(t)["db"].Lease != nil })
+			lease := a.status(t)["db"].Lease.ID
+			user, pass := a.file("db/username"), a.file("db/password")
+
+			if code := a.stop(); code != 0 {
+				t.Fatalf("agent exited %d", code)
+			}
+			_, lookupErr := root.Sys().LookupWithContext(vaulttest.Context(t, 10*time.Second), lease)
+			loginErr := bed.PGLogin(vaulttest.Context(t, 10*time.Second), user, pass)
+			if revoke {
+				if lookupErr == nil {
+					t.Errorf("lease %s is still in Vault after the agent stopped", lease)
+				}
+				if loginErr == nil {
+					t.Error("the credentials still log in after the agent stopped")
+				}
+				return
+			}
+			if lookupErr != nil {
+				t.Errorf("lease %s is gone from Vault after the agent stopped: %v", lease, lookupErr)
+			}
+			if loginErr != nil {
+				t.Errorf("the credentials no longer log in after the agent stopped: %v", loginErr)
+			}
+		})
 	}
 }
