@@ -27,9 +27,18 @@ func NewVersionKey() VersionKey {
 	return k
 }
 
+// OrNew returns k, or a new random key where k is empty: what a backend
+// given no key uses.
+func (k VersionKey) OrNew() VersionKey {
+	if len(k) == 0 {
+		return NewVersionKey()
+	}
+	return k
+}
+
 // ContentVersion identifies data by content: the first 16 hex digits of
 // its HMAC-SHA256 under k. k must not be empty: backends given no key make
-// one with NewVersionKey.
+// one with OrNew.
 func (k VersionKey) ContentVersion(data []byte) string {
 	if len(k) == 0 {
 		panic("backend: ContentVersion with an empty key")

@@ -66,11 +66,8 @@ func New(files []string, key backend.VersionKey, log *slog.Logger) (*Backend, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if len(key) == 0 {
-		key = backend.NewVersionKey()
-	}
 	b := &Backend{
-		key:      key,
+		key:      key.OrNew(),
 		log:      log,
 		debounce: defaultDebounce,
 		poll:     defaultPoll,

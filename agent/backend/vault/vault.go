@@ -157,14 +157,11 @@ func New(ctx context.Context, cfg config.VaultBackend, key backend.VersionKey, l
 	if err != nil {
 		return nil, fmt.Errorf("vault backend: %w", err)
 	}
-	if len(key) == 0 {
-		key = backend.NewVersionKey()
-	}
 	b := &Backend{
 		base:   client,
 		auth:   auth,
 		log:    log,
-		key:    key,
+		key:    key.OrNew(),
 		leases: map[string]*session{},
 		done:   make(chan struct{}),
 	}
