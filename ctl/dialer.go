@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	//lint:ignore SA1019 client-go v0.37's portforward and spdy still take this package's Dialer; k8s.io/streaming needs their *ForStreaming variants, a change of the port-forward path to test on the real cluster.
+	//lint:ignore SA1019 k8s.io/streaming's types (the *ForStreaming constructors of client-go v0.37) would change behaviour: see streamDialer.
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -89,8 +89,13 @@ func (p *PortForward) Dial(ctx context.Context, pod *corev1.Pod) (string, func()
 	return fmt.Sprintf("http://127.0.0.1:%d", ports[0].Local), closeFn, nil
 }
 
-// streamDialer is kubectl's: WebSocket first, SPDY when the server cannot
-// upgrade to WebSockets (or a proxy is in the way).
+// streamDialer is meant to be kubectl's: WebSocket first, SPDY when the
+// server cannot upgrade to WebSockets (or a proxy is in the way). The
+// fallback never fires: client-go v0.37's WebSocket dialer reports a refused
+// upgrade as k8s.io/streaming's UpgradeFailureError, which this deprecated
+// package's IsUpgradeFailure does not match. Moving to k8s.io/streaming (as
+// kubectl has) fixes that, and so lets a role with only "create" on
+// pods/portforward through over SPDY, where the WebSocket GET needs "get".
 func (p *PortForward) streamDialer(u *url.URL) (httpstream.Dialer, error) {
 	transport, upgrader, err := spdy.RoundTripperFor(p.Config)
 	if err != nil {

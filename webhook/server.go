@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -90,21 +91,11 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	if l.AdmissionTimeout == 0 {
-		l.AdmissionTimeout = DefaultAdmissionTimeout
-	}
-	if l.MaxConnections == 0 {
-		l.MaxConnections = DefaultMaxConnections
-	}
-	if l.MaxRequestBytes == 0 {
-		l.MaxRequestBytes = DefaultMaxRequestBytes
-	}
-	if l.MaxInflightBytes == 0 {
-		l.MaxInflightBytes = DefaultMaxInflightBytes
-	}
-	if l.MaxConcurrent == 0 {
-		l.MaxConcurrent = DefaultMaxConcurrent
-	}
+	l.AdmissionTimeout = cmp.Or(l.AdmissionTimeout, DefaultAdmissionTimeout)
+	l.MaxConnections = cmp.Or(l.MaxConnections, DefaultMaxConnections)
+	l.MaxRequestBytes = cmp.Or(l.MaxRequestBytes, DefaultMaxRequestBytes)
+	l.MaxInflightBytes = cmp.Or(l.MaxInflightBytes, DefaultMaxInflightBytes)
+	l.MaxConcurrent = cmp.Or(l.MaxConcurrent, DefaultMaxConcurrent)
 	return l
 }
 

@@ -74,18 +74,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 // ""). When a secret ends failing the result is returned with an error
 // matching ErrSecretFailing that names each failing secret and why.
 func (c *Client) Refresh(ctx context.Context, secret string) (RefreshResult, error) {
-	var res RefreshResult
-	code, err := c.do(ctx, "refresh", http.MethodPost, "/v1/refresh", secret, &res)
-	if err == nil && code == http.StatusBadGateway {
-		var failing []string
-		for _, s := range res.Secrets {
-			if !s.OK {
-				failing = append(failing, describeFailure(s.Name, s.LastError))
-			}
-		}
-		err = &APIError{Op: "refresh", StatusCode: code, Message: failureMessage(failing), fromAgent: true}
-	}
-	return res, err
+	return post[RefreshResult](ctx, c, "refresh", "/v1/refresh", secret)
 }
 
 // RevokeLeases asks the agent to revoke the lease of secret (every leased
@@ -93,16 +82,16 @@ func (c *Client) Refresh(ctx context.Context, secret string) (RefreshResult, err
 // no lease gives an error matching ErrNoLeases; a revocation or replacement
 // that failed gives the result and an error matching ErrSecretFailing.
 func (c *Client) RevokeLeases(ctx context.Context, secret string) (RevokeResult, error) {
-	var res RevokeResult
-	code, err := c.do(ctx, "revoke", http.MethodPost, "/v1/leases/revoke", secret, &res)
+	return post[RevokeResult](ctx, c, "revoke", "/v1/leases/revoke", secret)
+}
+
+// post runs one operation; an answer of 502 gives its result and an error
+// naming the secrets that failed.
+func post[R result](ctx context.Context, c *Client, op, path, secret string) (R, error) {
+	var res R
+	code, err := c.do(ctx, op, http.MethodPost, path, secret, &res)
 	if err == nil && code == http.StatusBadGateway {
-		var failing []string
-		for _, rv := range res.Revoked {
-			if rv.Error != "" {
-				failing = append(failing, describeFailure(rv.Secret, rv.Error))
-			}
-		}
-		err = &APIError{Op: "revoke", StatusCode: code, Message: failureMessage(failing), fromAgent: true}
+		err = &APIError{Op: op, StatusCode: code, Message: failureMessage(res.failures()), fromAgent: true}
 	}
 	return res, err
 }
@@ -112,13 +101,6 @@ func failureMessage(failing []string) string {
 		return "the agent reported a failure without naming a secret"
 	}
 	return strings.Join(failing, "; ")
-}
-
-func describeFailure(name, why string) string {
-	if why == "" {
-		why = "not ok"
-	}
-	return fmt.Sprintf("secret %s: %s", name, why)
 }
 
 // do sends one request and decodes a 200 or 502 body into out. Any other

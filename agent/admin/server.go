@@ -34,40 +34,31 @@ func Handler(a Agent, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Status())
 	})
-	mux.HandleFunc("POST /v1/refresh", func(w http.ResponseWriter, r *http.Request) {
-		name := r.URL.Query().Get("secret")
-		res, err := a.Refresh(r.Context(), name)
-		if err != nil {
-			writeError(w, log, "refresh", name, err)
-			return
-		}
-		code := http.StatusOK
-		for _, s := range res.Secrets {
-			if !s.OK {
-				code = http.StatusBadGateway
-			}
-		}
-		writeJSON(w, code, res)
-	})
-	mux.HandleFunc("POST /v1/leases/revoke", func(w http.ResponseWriter, r *http.Request) {
-		name := r.URL.Query().Get("secret")
-		res, err := a.RevokeLeases(r.Context(), name)
-		if err != nil {
-			writeError(w, log, "revoke", name, err)
-			return
-		}
-		code := http.StatusOK
-		for _, rv := range res.Revoked {
-			if rv.Error != "" {
-				code = http.StatusBadGateway
-			}
-		}
-		writeJSON(w, code, res)
-	})
+	mux.Handle("POST /v1/refresh", action(log, "refresh", a.Refresh))
+	mux.Handle("POST /v1/leases/revoke", action(log, "revoke", a.RevokeLeases))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
 	return mux
+}
+
+// action serves one POST operation on the secret named by ?secret= (every
+// secret when absent): 200 with its result, 502 with it when a secret ended
+// failing, or writeError's answer when the operation did not run.
+func action[R result](log *slog.Logger, op string, run func(ctx context.Context, name string) (R, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("secret")
+		res, err := run(r.Context(), name)
+		if err != nil {
+			writeError(w, log, op, name, err)
+			return
+		}
+		code := http.StatusOK
+		if len(res.failures()) > 0 {
+			code = http.StatusBadGateway
+		}
+		writeJSON(w, code, res)
+	})
 }
 
 func writeError(w http.ResponseWriter, log *slog.Logger, op, name string, err error) {
@@ -82,10 +73,15 @@ func writeError(w http.ResponseWriter, log *slog.Logger, op, name string, err er
 	writeJSON(w, code, ErrorBody{Error: fmt.Sprintf("%s: %v", op, err)})
 }
 
+// writeJSON answers code with v as indented JSON, for a person with curl
+// as much as for the CLI. v is encoded before the header goes out, so that
+// a failure answers 500 rather than an empty body under code.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		code, body = http.StatusInternalServerError, []byte(`{"error": "encoding the answer failed"}`)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_, _ = w.Write(append(body, '\n'))
 }

@@ -4,7 +4,10 @@
 // and lease ids only.
 package admin
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Status is the answer to GET /v1/status.
 type Status struct {
@@ -74,4 +77,38 @@ type RevokeResult struct {
 // ErrorBody is the JSON body of every non-2xx answer.
 type ErrorBody struct {
 	Error string `json:"error"`
+}
+
+// result is an operation's answer that can say which secrets failed. The
+// handler answers 502 when any did; the client names them in its error.
+type result interface {
+	// failures describes each failed secret as "secret NAME: why".
+	failures() []string
+}
+
+func (r RefreshResult) failures() []string {
+	var f []string
+	for _, s := range r.Secrets {
+		if !s.OK {
+			f = append(f, describeFailure(s.Name, s.LastError))
+		}
+	}
+	return f
+}
+
+func (r RevokeResult) failures() []string {
+	var f []string
+	for _, rv := range r.Revoked {
+		if rv.Error != "" {
+			f = append(f, describeFailure(rv.Secret, rv.Error))
+		}
+	}
+	return f
+}
+
+func describeFailure(name, why string) string {
+	if why == "" {
+		why = "not ok"
+	}
+	return fmt.Sprintf("secret %s: %s", name, why)
 }

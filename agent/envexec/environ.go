@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -109,11 +110,9 @@ func digest(vals map[string]string) [sha256.Size]byte {
 	return sum
 }
 
+// sortedNames is never nil, so that a log of no variables says [].
 func sortedNames(vals map[string]string) []string {
-	names := make([]string, 0, len(vals))
-	for n := range vals {
-		names = append(names, n)
-	}
+	names := slices.AppendSeq(make([]string, 0, len(vals)), maps.Keys(vals))
 	slices.Sort(names)
 	return names
 }

@@ -2,9 +2,10 @@ package envexec
 
 import (
 	"context"
-	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/tradepulse/secret-injector/agent/internal/fswatch"
 )
 
 // watch sends on changed (without blocking: one pending is enough) when
@@ -26,40 +27,17 @@ func watch(ctx context.Context, o *Options, changed chan<- struct{}) {
 		defer w.Close()
 		events, errs = w.Events, w.Errors
 	}
-	poll := time.NewTicker(o.Poll)
-	defer poll.Stop()
-	timer := time.NewTimer(o.Debounce)
-	timer.Stop()
-	defer timer.Stop()
-	var fire <-chan time.Time
 	tell := func() {
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			timer.Reset(o.Debounce)
-			fire = timer.C
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			o.Log.Warn("watching the secrets directory", "err", err)
-		case <-fire:
-			fire = nil
-			tell()
-		case <-poll.C:
-			tell()
-		}
-	}
+	// A poll tells at once: the caller's comparison of values is the check.
+	fswatch.Loop{
+		Events: events, Errors: errs, Debounce: o.Debounce, Poll: o.Poll,
+		OnPoll:  func() bool { tell(); return false },
+		OnError: func(err error) { o.Log.Warn("watching the secrets directory", "err", err) },
+		Changed: tell,
+	}.Run(ctx)
 }

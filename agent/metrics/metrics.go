@@ -57,53 +57,46 @@ var Names = []string{
 // New creates the agent's metrics and registers them with reg.
 func New(reg prometheus.Registerer) *Agent {
 	secretLabels := []string{"secret", "backend"}
+	resultLabels := []string{"secret", "backend", "result"}
 	m := &Agent{
-		RotationStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "secret_rotation_status",
-			Help: "1 when the secret's file holds the backend's current value, 0 when its last refresh failed.",
-		}, secretLabels),
-		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "secret_last_success_timestamp_seconds",
-			Help: "Unix time of the secret's last successful refresh.",
-		}, secretLabels),
-		Refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secret_refresh_total",
-			Help: "Refreshes of a secret by result: updated, unchanged, not_found, denied, error.",
-		}, []string{"secret", "backend", "result"}),
+		RotationStatus: gaugeVec("secret_rotation_status",
+			"1 when the secret's file holds the backend's current value, 0 when its last refresh failed.", secretLabels),
+		LastSuccess: gaugeVec("secret_last_success_timestamp_seconds",
+			"Unix time of the secret's last successful refresh.", secretLabels),
+		Refreshes: counterVec("secret_refresh_total",
+			"Refreshes of a secret by result: updated, unchanged, not_found, denied, error.", resultLabels),
 		FetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "secret_fetch_duration_seconds",
 			Help:    "Time spent asking the backend for one secret (version check and fetch).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"backend"}),
-		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secret_app_notify_total",
-			Help: "Attempts to tell the app its files changed, by method (signal, http, none) and result.",
-		}, []string{"method", "result"}),
-		LeaseExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "secret_lease_expiry_timestamp_seconds",
-			Help: "Unix time at which the secret's current lease expires unless renewed.",
-		}, secretLabels),
-		LeaseRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secret_lease_renewals_total",
-			Help: "Lease renewals by result.",
-		}, []string{"secret", "backend", "result"}),
-		LeaseRevocations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secret_lease_revocations_total",
-			Help: "Lease revocations by result.",
-		}, []string{"secret", "backend", "result"}),
-		Writes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "secret_volume_writes_total",
-			Help: "Swaps of the shared volume's payload by result.",
-		}, []string{"result"}),
-		CertExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "secret_certificate_expiry_timestamp_seconds",
-			Help: "Unix time at which the certificate on the volume expires (its NotAfter); a new one is issued at about 2/3 of its validity.",
-		}, secretLabels),
+		Notifications: counterVec("secret_app_notify_total",
+			"Attempts to tell the app its files changed, by method (signal, http, none) and result.", []string{"method", "result"}),
+		LeaseExpiry: gaugeVec("secret_lease_expiry_timestamp_seconds",
+			"Unix time at which the secret's current lease expires unless renewed.", secretLabels),
+		LeaseRenewals: counterVec("secret_lease_renewals_total",
+			"Lease renewals by result.", resultLabels),
+		LeaseRevocations: counterVec("secret_lease_revocations_total",
+			"Lease revocations by result.", resultLabels),
+		Writes: counterVec("secret_volume_writes_total",
+			"Swaps of the shared volume's payload by result.", []string{"result"}),
+		CertExpiry: gaugeVec("secret_certificate_expiry_timestamp_seconds",
+			"Unix time at which the certificate on the volume expires (its NotAfter); a new one is issued at about 2/3 of its validity.", secretLabels),
 	}
 	reg.MustRegister(m.RotationStatus, m.LastSuccess, m.Refreshes, m.FetchDuration,
 		m.Notifications, m.LeaseExpiry, m.LeaseRenewals, m.LeaseRevocations, m.Writes, m.CertExpiry,
 		buildinfo.Collector(buildinfo.Get()))
 	return m
+}
+
+// gaugeVec and counterVec keep each metric above to its name, help and
+// labels, the only parts that differ between them.
+func gaugeVec(name, help string, labels []string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+}
+
+func counterVec(name, help string, labels []string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }
 
 // Status records the secret's health: ok sets status 1 and the last-success

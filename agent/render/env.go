@@ -21,11 +21,7 @@ import (
 // dotenv parser.
 func renderEnv(s config.Secret, data []byte) ([]byte, error) {
 	if json.Valid(data) || startsLikeJSON(data) {
-		obj, err := decodeObject(data)
-		if err != nil {
-			return nil, err
-		}
-		picked, err := pick(s.Fields, texts(obj))
+		picked, err := pickJSON(s.Fields, data)
 		if err != nil {
 			return nil, err
 		}

@@ -14,11 +14,7 @@ import (
 // renderJSON writes one file per field under a directory named after the
 // secret, e.g. postgres-tls/tls.crt.
 func renderJSON(s config.Secret, data []byte) ([]sink.File, error) {
-	obj, err := decodeObject(data)
-	if err != nil {
-		return nil, err
-	}
-	picked, err := pick(s.Fields, texts(obj))
+	picked, err := pickJSON(s.Fields, data)
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +37,15 @@ type picked struct {
 	field string // name in the JSON object
 	out   string // file or variable name it becomes
 	value string
+}
+
+// pickJSON decodes data as a JSON object and picks its fields as pick does.
+func pickJSON(fields map[string]string, data []byte) ([]picked, error) {
+	obj, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	return pick(fields, texts(obj))
 }
 
 // pick chooses the fields to write, renamed per fields, sorted by their

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,15 +49,7 @@ func (w *Writer) write(p *payload) (target, prev string, swapped bool, err error
 	}
 
 	// The swap: a new symlink renamed over ..data replaces it atomically.
-	tmp := filepath.Join(w.dir, dataTmpLink)
-	if err := removeIfExists(tmp); err != nil {
-		return "", "", false, fmt.Errorf("sink: %w", err)
-	}
-	if err := os.Symlink(target, tmp); err != nil {
-		return "", "", false, fmt.Errorf("sink: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(w.dir, dataLink)); err != nil {
-		_ = os.Remove(tmp)
+	if err := swapLink(target, filepath.Join(w.dir, dataTmpLink), filepath.Join(w.dir, dataLink)); err != nil {
 		return "", "", false, fmt.Errorf("sink: swap %s: %w", dataLink, err)
 	}
 	swapped = true
@@ -65,12 +58,7 @@ func (w *Writer) write(p *payload) (target, prev string, swapped bool, err error
 	}
 
 	var errs []error
-	tops := make([]string, 0, len(p.tops))
-	for top := range p.tops {
-		tops = append(tops, top)
-	}
-	sort.Strings(tops)
-	for _, top := range tops {
+	for _, top := range slices.Sorted(maps.Keys(p.tops)) {
 		if err := w.link(top); err != nil {
 			errs = append(errs, err)
 		}
@@ -159,16 +147,33 @@ func (w *Writer) link(top string) error {
 	if dest, err := os.Readlink(visible); err == nil && dest == linkDest(top) {
 		return nil
 	}
-	tmp := filepath.Join(w.dir, linkTmp)
+	if err := swapLink(linkDest(top), filepath.Join(w.dir, linkTmp), visible); err != nil {
+		return fmt.Errorf("sink: link %s: %w", top, err)
+	}
+	return nil
+}
+
+// swapLink points name at dest atomically: a new symlink tmp (a leftover
+// of a crash is removed first) renamed over name, so that name never goes
+// missing.
+func swapLink(dest, tmp, name string) error {
 	if err := removeIfExists(tmp); err != nil {
-		return fmt.Errorf("sink: link %s: %w", top, err)
+		return err
 	}
-	if err := os.Symlink(linkDest(top), tmp); err != nil {
-		return fmt.Errorf("sink: link %s: %w", top, err)
+	if err := os.Symlink(dest, tmp); err != nil {
+		return err
 	}
-	if err := os.Rename(tmp, visible); err != nil {
+	if err := os.Rename(tmp, name); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("sink: link %s: %w", top, err)
+		return err
+	}
+	return nil
+}
+
+// removeIfExists removes name; one that is gone already is no error.
+func removeIfExists(name string) error {
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }
@@ -189,18 +194,11 @@ func (w *Writer) unlinkStale(p *payload) error {
 		if dest, err := os.Readlink(filepath.Join(w.dir, name)); err != nil || dest != linkDest(name) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(w.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeIfExists(filepath.Join(w.dir, name)); err != nil {
 			errs = append(errs, fmt.Errorf("sink: unlink %s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func removeIfExists(name string) error {
-	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 // syncDir makes a directory's entries durable; on the memory-backed volume

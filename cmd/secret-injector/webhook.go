@@ -78,21 +78,7 @@ func parseWebhookFlags(args []string, stderr io.Writer) (webhook.Config, cli.Log
 // registerWebhookFlags declares the webhook's flags on fs.
 func registerWebhookFlags(fs *pflag.FlagSet) *webhookFlags {
 	f := &webhookFlags{set: func(name string) bool { return fs.Changed(name) }}
-	// Pointers into f, so that each declaration below binds its field.
-	var (
-		c        = &f.c
-		o        = &f.o
-		enabled  = &f.enabled
-		allowed  = &f.allowed
-		vaultOK  = &f.vaultOK
-		pull     = &f.pull
-		refresh  = &f.refresh
-		cpuReq   = &f.cpuReq
-		memReq   = &f.memReq
-		memLim   = &f.memLim
-		volLimit = &f.volLimit
-		inflight = &f.inflight
-	)
+	c, o := &f.c, &f.o
 	fs.StringVar(&f.bindAddr, "bind-address", fmt.Sprintf(":%d", webhook.DefaultPort), "host:port the HTTPS admission listener binds (host empty: every address)")
 	fs.IntVar(&f.port, "port", webhook.DefaultPort, "HTTPS port of the admission listener on every address: --bind-address=:PORT (the chart's spelling)")
 	fs.StringVar(&c.CertDir, "cert-dir", "/tls", "directory holding tls.crt and tls.key")
@@ -105,12 +91,12 @@ func registerWebhookFlags(fs *pflag.FlagSet) *webhookFlags {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", webhook.DefaultMetricsAddr, "/metrics listen address")
 	fs.StringVar(&c.NativeSidecars, "native-sidecars", webhook.NativeSidecarsAuto, "auto (from the API server's version), true or false")
 	fs.StringVar(&o.DefaultBackend, "default-backend", "", "backend of pods without a backend annotation: gcp, vault, aws or env (the runbook's SECRET_BACKEND)")
-	fs.StringVar(enabled, "enabled-backends", "", "comma list of backends pods may ask for (default: the default backend)")
+	fs.StringVar(&f.enabled, "enabled-backends", "", "comma list of backends pods may ask for (default: the default backend)")
 	fs.StringVar(&o.AgentImage, "agent-image", "", "agent image injected into pods")
-	fs.StringVar(allowed, "allowed-images", "", "comma list of images (or prefixes ending in / or :) pods may pick")
-	fs.StringVar(pull, "image-pull-policy", string(injector.DefaultImagePullPolicy), "agent image pull policy")
+	fs.StringVar(&f.allowed, "allowed-images", "", "comma list of images (or prefixes ending in / or :) pods may pick")
+	fs.StringVar(&f.pull, "image-pull-policy", string(injector.DefaultImagePullPolicy), "agent image pull policy")
 	fs.StringVar(&o.Vault.Address, "vault-address", "", "default Vault address")
-	fs.StringVar(vaultOK, "vault-allowed-addresses", "", "comma list of other Vault addresses pods may pick")
+	fs.StringVar(&f.vaultOK, "vault-allowed-addresses", "", "comma list of other Vault addresses pods may pick")
 	fs.StringVar(&o.Vault.AuthPath, "vault-auth-path", injector.DefaultVaultAuthPath, "Vault Kubernetes auth mount")
 	fs.StringVar(&o.Vault.Role, "vault-role", "", "default Vault role")
 	fs.StringVar(&o.Vault.Audience, "vault-audience", injector.DefaultVaultAudience, "audience of the projected token presented to Vault")
@@ -138,19 +124,19 @@ func registerWebhookFlags(fs *pflag.FlagSet) *webhookFlags {
 		o.AgentEnv = append(o.AgentEnv, corev1.EnvVar{Name: name, Value: value})
 		return nil
 	})
-	fs.DurationVar(refresh, "refresh-interval", 5*time.Minute, "agents' default refresh interval")
+	fs.DurationVar(&f.refresh, "refresh-interval", 5*time.Minute, "agents' default refresh interval")
 	fs.DurationVar(&o.MinRefreshInterval, "min-refresh-interval", injector.DefaultMinRefreshInterval, "shortest refresh interval a pod may ask for; shorter is denied")
 	fs.IntVar(&o.MaxSecrets, "max-secrets-per-pod", injector.DefaultMaxSecrets, "most secrets one pod may declare; more is denied")
-	fs.StringVar(cpuReq, "agent-cpu-request", "10m", "agent CPU request")
-	fs.StringVar(memReq, "agent-memory-request", "24Mi", "agent memory request")
-	fs.StringVar(memLim, "agent-memory-limit", "64Mi", "agent memory limit")
-	fs.StringVar(volLimit, "volume-size-limit", injector.DefaultVolumeSizeLimit.String(), "sizeLimit of the in-memory secrets volume")
+	fs.StringVar(&f.cpuReq, "agent-cpu-request", "10m", "agent CPU request")
+	fs.StringVar(&f.memReq, "agent-memory-request", "24Mi", "agent memory request")
+	fs.StringVar(&f.memLim, "agent-memory-limit", "64Mi", "agent memory limit")
+	fs.StringVar(&f.volLimit, "volume-size-limit", injector.DefaultVolumeSizeLimit.String(), "sizeLimit of the in-memory secrets volume")
 	fs.Int64Var(&o.AgentUID, "agent-uid", injector.DefaultAgentUID, "the agent's own uid (it runs under it in the app's group, except with signal reload); a uid no app uses")
 	fs.BoolVar(&o.AllowHostNetwork, "allow-host-network", false, "inject the agent sidecar into hostNetwork pods (not supported yet: true is refused; hostNetwork pods may use mode init)")
 	fs.DurationVar(&c.Limits.AdmissionTimeout, "admission-timeout", webhook.DefaultAdmissionTimeout, "the webhook configuration's timeoutSeconds: no request is read or answered for longer")
 	fs.IntVar(&c.Limits.MaxConnections, "max-connections", webhook.DefaultMaxConnections, "open connections to the admission port; more wait in the kernel's queue")
 	fs.IntVar(&c.Limits.MaxConcurrent, "max-concurrent-admissions", webhook.DefaultMaxConcurrent, "admissions decoded and mutated at once; a request that finds no slot in half the admission timeout is answered 429")
-	fs.StringVar(inflight, "max-inflight-bytes", resource.NewQuantity(webhook.DefaultMaxInflightBytes, resource.BinarySI).String(), "request bytes held at once across requests (at least the 4Mi request limit); a request that finds no room in half the admission timeout is answered 429")
+	fs.StringVar(&f.inflight, "max-inflight-bytes", resource.NewQuantity(webhook.DefaultMaxInflightBytes, resource.BinarySI).String(), "request bytes held at once across requests (at least the 4Mi request limit); a request that finds no room in half the admission timeout is answered 429")
 	f.log.AddFlags(fs, "json")
 	return f
 }
@@ -159,8 +145,6 @@ func registerWebhookFlags(fs *pflag.FlagSet) *webhookFlags {
 // problem is a usage error, all named at once.
 func (f *webhookFlags) config() (webhook.Config, error) {
 	c, o := f.c, f.o
-	enabled, allowed, vaultOK, pull, refresh := f.enabled, f.allowed, f.vaultOK, f.pull, f.refresh
-	cpuReq, memReq, memLim, volLimit, inflight := f.cpuReq, f.memReq, f.memLim, f.volLimit, f.inflight
 	var errs []string
 	switch {
 	case f.set("bind-address") && f.set("port"):
@@ -182,23 +166,23 @@ func (f *webhookFlags) config() (webhook.Config, error) {
 		}
 		return q
 	}
-	o.EnabledBackends = splitList(enabled)
-	o.AllowedImages = splitList(allowed)
-	o.Vault.AllowedAddresses = splitList(vaultOK)
+	o.EnabledBackends = splitList(f.enabled)
+	o.AllowedImages = splitList(f.allowed)
+	o.Vault.AllowedAddresses = splitList(f.vaultOK)
 	o.AWSAllowedRoleARNs = splitList(f.awsRoles)
 	o.Vault.AllowedNamespaces = splitList(f.vaultNSOK)
 	if f.vaultCA.ConfigMap != "" || f.vaultCA.Secret != "" {
 		ca := f.vaultCA
 		o.Vault.CABundle = &ca
 	}
-	o.ImagePullPolicy = corev1.PullPolicy(pull)
-	o.RefreshInterval = refresh
+	o.ImagePullPolicy = corev1.PullPolicy(f.pull)
+	o.RefreshInterval = f.refresh
 	o.Resources = corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: quantity("agent-cpu-request", cpuReq), corev1.ResourceMemory: quantity("agent-memory-request", memReq)},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: quantity("agent-memory-limit", memLim)},
+		Requests: corev1.ResourceList{corev1.ResourceCPU: quantity("agent-cpu-request", f.cpuReq), corev1.ResourceMemory: quantity("agent-memory-request", f.memReq)},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: quantity("agent-memory-limit", f.memLim)},
 	}
-	o.VolumeSizeLimit = quantity("volume-size-limit", volLimit)
-	inflightQ := quantity("max-inflight-bytes", inflight)
+	o.VolumeSizeLimit = quantity("volume-size-limit", f.volLimit)
+	inflightQ := quantity("max-inflight-bytes", f.inflight)
 	c.Limits.MaxInflightBytes = inflightQ.Value()
 	if len(errs) == 0 {
 		if err := o.Validate(); err != nil {

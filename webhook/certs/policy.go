@@ -14,6 +14,7 @@
 package certs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -55,21 +56,11 @@ type Policy struct {
 
 // WithDefaults fills zero durations with the defaults.
 func (p Policy) WithDefaults() Policy {
-	if p.CAValidity == 0 {
-		p.CAValidity = DefaultCAValidity
-	}
-	if p.CARotateBefore == 0 {
-		p.CARotateBefore = DefaultCARotateBefore
-	}
-	if p.ServingValidity == 0 {
-		p.ServingValidity = DefaultServingValidity
-	}
-	if p.ServingRenewBefore == 0 {
-		p.ServingRenewBefore = DefaultServingRenewBefore
-	}
-	if p.PropagationDelay == 0 {
-		p.PropagationDelay = DefaultPropagationDelay
-	}
+	p.CAValidity = cmp.Or(p.CAValidity, DefaultCAValidity)
+	p.CARotateBefore = cmp.Or(p.CARotateBefore, DefaultCARotateBefore)
+	p.ServingValidity = cmp.Or(p.ServingValidity, DefaultServingValidity)
+	p.ServingRenewBefore = cmp.Or(p.ServingRenewBefore, DefaultServingRenewBefore)
+	p.PropagationDelay = cmp.Or(p.PropagationDelay, DefaultPropagationDelay)
 	return p
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/tradepulse/secret-injector/agent/internal/fswatch"
 )
 
 const (
@@ -58,50 +60,25 @@ func (b *Backend) watchLoop(ctx context.Context, events <-chan fsnotify.Event, e
 	if b.watching != nil {
 		b.watching()
 	}
-	poll := time.NewTicker(b.poll)
-	defer poll.Stop()
-	// One timer, reset by every event: changed runs once the burst is over.
-	timer := time.NewTimer(b.debounce)
-	timer.Stop()
-	defer timer.Stop()
-	var fire <-chan time.Time
-	touch := func() {
-		timer.Reset(b.debounce)
-		fire = timer.C
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if ours[filepath.Clean(ev.Name)] && ev.Op != fsnotify.Chmod {
-				touch()
-			}
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			// fsnotify errors name paths and overflows, never contents.
-			b.log.Warn("env file watch error; polling continues", "err", err)
-		case <-poll.C:
+	fswatch.Loop{
+		Events: events, Errors: errs, Debounce: b.debounce, Poll: b.poll,
+		Relevant: func(ev fsnotify.Event) bool {
+			return ours[filepath.Clean(ev.Name)] && ev.Op != fsnotify.Chmod
+		},
+		OnPoll: func() bool {
 			if w != nil {
 				b.addDirs(w)
 			}
-			if now := b.snapshot(); !sameSnapshot(last, now) {
-				touch()
-			}
-		case <-fire:
-			fire = nil
+			return !sameSnapshot(last, b.snapshot())
+		},
+		OnError: func(err error) { b.log.Warn("env file watch error; polling continues", "err", err) },
+		Changed: func() {
 			last = b.snapshot()
 			b.log.Debug("env files changed")
 			changed()
-		}
-	}
+		},
+	}.Run(ctx)
+	return nil
 }
 
 // addDirs watches every file's directory that is not watched yet. A
