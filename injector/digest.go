@@ -47,6 +47,7 @@ var processKey = func() []byte {
 // Digester writes and checks AnnotationDigest for one set of Options. It is
 // safe for concurrent use.
 type Digester struct {
+	// opts are checked: validated, with their defaults.
 	opts Options
 	// key is the MAC key for these options: HMAC(processKey, the options
 	// as JSON), so that options that differ in anything give other
@@ -54,14 +55,16 @@ type Digester struct {
 	key []byte
 }
 
-// NewDigester fingerprints opts, which must not change afterwards (their
-// lists are shared, not copied). Invalid options are an error, as they are
-// for Inject.
+// NewDigester validates opts, once for every pod it will patch, and
+// fingerprints them; they must not change afterwards (their lists are
+// shared, not copied). Invalid options are an error, as they are for
+// Inject.
 func NewDigester(opts Options) (*Digester, error) {
-	if err := opts.Validate(); err != nil {
+	opts, err := opts.checked()
+	if err != nil {
 		return nil, err
 	}
-	fp, err := json.Marshal(opts.withDefaults())
+	fp, err := json.Marshal(opts)
 	if err != nil {
 		return nil, fmt.Errorf("injector: fingerprint options: %w", err)
 	}

@@ -2,6 +2,7 @@ package injector
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -112,12 +113,13 @@ func (p *parser) envMode(mode string, decls map[string]map[string]string, secret
 	if v, ok := p.ann[AnnotationEnvReload]; ok {
 		e.Reload = v
 		sig, isSignal := strings.CutPrefix(v, envReloadSignalPrefix)
-		_, known := config.Signals[sig]
 		switch {
 		case v == ReloadRestart || v == ReloadNone:
-		case isSignal && !known:
-			p.add(AnnotationEnvReload, "signal %s is not one of SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT; write signal:<SIGNAL>", quote(sig))
-		case !isSignal:
+		case isSignal:
+			if err := config.ValidateSignal(sig); err != nil {
+				p.add(AnnotationEnvReload, "signal %v; write signal:<SIGNAL>", err)
+			}
+		default:
 			p.add(AnnotationEnvReload, "%s is not one of restart, signal:<SIGNAL> or none", quote(v))
 		}
 	}
@@ -152,7 +154,7 @@ func (p *parser) envMode(mode string, decls map[string]map[string]string, secret
 			if hasName {
 				p.add(nameKey, "a format env secret sets the variables its keys name (rename them with %s); env-name is for raw and template secrets", AnnotationFieldsPrefix+s.Name)
 			}
-			for _, to := range sortedKeys(invert(s.Fields)) {
+			for _, to := range slices.Sorted(maps.Keys(invert(s.Fields))) {
 				claim(AnnotationFieldsPrefix+s.Name, to, s.Name)
 			}
 			e.EnvFiles = append(e.EnvFiles, s.Name)

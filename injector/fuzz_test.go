@@ -1,6 +1,7 @@
 package injector
 
 import (
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -21,7 +22,7 @@ import (
 // on the parts that matter.
 func encodeAnnotations(ann map[string]string) string {
 	var entries []string
-	for _, k := range sortedKeys(ann) {
+	for _, k := range slices.Sorted(maps.Keys(ann)) {
 		if rest, ok := strings.CutPrefix(k, Prefix); ok {
 			entries = append(entries, rest+"\x01"+ann[k])
 		}

@@ -33,6 +33,10 @@ import (
 // Injecting an injected pod rebuilds what the injector owns in the same
 // places, so it changes nothing and reports changed=false.
 func Inject(pod *corev1.Pod, opts Options) (changed bool, err error) {
+	opts, err = opts.checked()
+	if err != nil {
+		return false, err
+	}
 	out, err := inject(pod, opts)
 	if out == nil {
 		return false, err
@@ -44,15 +48,12 @@ func Inject(pod *corev1.Pod, opts Options) (changed bool, err error) {
 
 // inject returns the injected pod, or nil with the denial, if any. It
 // leaves pod unchanged; the injected pod shares with it what apply does not
-// change (see copyForApply).
+// change (see copyForApply). opts come from Options.checked: validated
+// once by the caller (a Digester at its construction), not per pod.
 func inject(pod *corev1.Pod, opts Options) (*corev1.Pod, error) {
 	if pod == nil {
 		return nil, errors.New("injector: nil pod")
 	}
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	opts = opts.withDefaults()
 	spec, optedIn, probs := parse(pod.Annotations, opts)
 	if !optedIn || spec == nil {
 		return nil, probs.err()

@@ -1,6 +1,7 @@
 package injector
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -182,43 +183,38 @@ func (o Options) withDefaults() Options {
 	if len(o.EnabledBackends) == 0 && o.DefaultBackend != "" {
 		o.EnabledBackends = []string{o.DefaultBackend}
 	}
-	if o.ImagePullPolicy == "" {
-		o.ImagePullPolicy = DefaultImagePullPolicy
-	}
-	if o.Vault.AuthPath == "" {
-		o.Vault.AuthPath = DefaultVaultAuthPath
-	}
-	if o.Vault.Audience == "" {
-		o.Vault.Audience = DefaultVaultAudience
-	}
+	o.ImagePullPolicy = cmp.Or(o.ImagePullPolicy, DefaultImagePullPolicy)
+	o.Vault.AuthPath = cmp.Or(o.Vault.AuthPath, DefaultVaultAuthPath)
+	o.Vault.Audience = cmp.Or(o.Vault.Audience, DefaultVaultAudience)
 	o = o.vaultConnDefaults()
-	if o.RefreshInterval == 0 {
-		o.RefreshInterval = time.Duration(config.DefaultRefreshInterval)
-	}
-	if o.MinRefreshInterval == 0 {
-		o.MinRefreshInterval = DefaultMinRefreshInterval
-	}
-	if o.MaxSecrets == 0 {
-		o.MaxSecrets = DefaultMaxSecrets
-	}
+	o.RefreshInterval = cmp.Or(o.RefreshInterval, time.Duration(config.DefaultRefreshInterval))
+	o.MinRefreshInterval = cmp.Or(o.MinRefreshInterval, DefaultMinRefreshInterval)
+	o.MaxSecrets = cmp.Or(o.MaxSecrets, DefaultMaxSecrets)
 	if len(o.Resources.Requests) == 0 && len(o.Resources.Limits) == 0 && len(o.Resources.Claims) == 0 {
 		o.Resources = DefaultResources()
 	}
 	if o.VolumeSizeLimit.IsZero() {
 		o.VolumeSizeLimit = DefaultVolumeSizeLimit
 	}
-	if o.AgentUID == 0 {
-		o.AgentUID = DefaultAgentUID
-	}
+	o.AgentUID = cmp.Or(o.AgentUID, DefaultAgentUID)
 	return o
+}
+
+// checked validates o and fills its defaults: the options inject and parse
+// take. Callers that serve many pods (Digester) call it once.
+func (o Options) checked() (Options, error) {
+	if err := o.Validate(); err != nil {
+		return Options{}, err
+	}
+	return o.withDefaults(), nil
 }
 
 // Validate reports every problem with the options (after defaults), so that
 // the webhook fails at start-up rather than at the first pod.
 func (o Options) Validate() error {
 	o = o.withDefaults()
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs optionProblems
+	add := errs.add
 	if !slices.Contains(config.Backends, o.DefaultBackend) {
 		add("default backend %q is not one of %s", o.DefaultBackend, strings.Join(config.Backends, ", "))
 	}
@@ -253,8 +249,8 @@ func (o Options) Validate() error {
 		add("allowing hostNetwork pods is not supported yet: their agent's admin API would need a credential and per-pod ports")
 	}
 	switch {
-	case o.MinRefreshInterval < time.Second:
-		add("minimum refresh interval %s is below 1s", o.MinRefreshInterval)
+	case o.MinRefreshInterval < time.Duration(config.MinRefreshInterval):
+		add("minimum refresh interval %s is below %s, the agent's minimum", o.MinRefreshInterval, config.MinRefreshInterval)
 	case o.RefreshInterval < o.MinRefreshInterval:
 		add("refresh interval %s is below the minimum refresh interval %s", o.RefreshInterval, o.MinRefreshInterval)
 	}
@@ -267,11 +263,7 @@ func (o Options) Validate() error {
 	if o.VolumeSizeLimit.Sign() <= 0 {
 		add("volume size limit %s must be positive", o.VolumeSizeLimit.String())
 	}
-	if o.Vault.Address != "" {
-		if r := vaultAddressProblem(o.Vault.Address); r != "" {
-			add("vault address: %s", r)
-		}
-	}
+	errs.optional("vault address", o.Vault.Address, vaultAddressProblem)
 	for _, a := range o.Vault.AllowedAddresses {
 		if r := vaultAddressProblem(a); r != "" {
 			add("allowed vault address %q: %s", a, r)
@@ -280,22 +272,10 @@ func (o Options) Validate() error {
 	if r := vaultAuthPathProblem(o.Vault.AuthPath); r != "" {
 		add("vault auth path: %s", r)
 	}
-	errs = append(errs, o.vaultConnProblems()...)
-	if o.Vault.Role != "" {
-		if r := vaultRoleProblem(o.Vault.Role); r != "" {
-			add("vault role: %s", r)
-		}
-	}
-	if o.GCPProject != "" {
-		if r := gcpProjectProblem(o.GCPProject); r != "" {
-			add("gcp project: %s", r)
-		}
-	}
-	if o.AWSRegion != "" {
-		if r := awsRegionProblem(o.AWSRegion); r != "" {
-			add("aws region: %s", r)
-		}
-	}
+	o.vaultConnProblems(&errs)
+	errs.optional("vault role", o.Vault.Role, vaultRoleProblem)
+	errs.optional("gcp project", o.GCPProject, gcpProjectProblem)
+	errs.optional("aws region", o.AWSRegion, awsRegionProblem)
 	for _, p := range o.AWSAllowedRoleARNs {
 		if r := rolePatternProblem(p); r != "" {
 			add("allowed aws role ARN %q: %s", p, r)
@@ -308,4 +288,22 @@ func (o Options) Validate() error {
 		return fmt.Errorf("injector options: %w", err)
 	}
 	return nil
+}
+
+// optionProblems collects what is wrong with Options, a line each.
+type optionProblems []error
+
+func (e *optionProblems) add(format string, args ...any) {
+	*e = append(*e, fmt.Errorf(format, args...))
+}
+
+// optional adds "<what>: <problem>" when v is set (empty takes the
+// default) and problem finds fault with it.
+func (e *optionProblems) optional(what, v string, problem func(string) string) {
+	if v == "" {
+		return
+	}
+	if r := problem(v); r != "" {
+		e.add("%s: %s", what, r)
+	}
 }

@@ -2,7 +2,9 @@ package injector
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -44,10 +46,11 @@ type Spec struct {
 // exercise. A nil Spec with a nil error means the pod did not opt in. An
 // error joins one *AnnotationError per problem.
 func Parse(annotations map[string]string, opts Options) (*Spec, error) {
-	if err := opts.Validate(); err != nil {
+	opts, err := opts.checked()
+	if err != nil {
 		return nil, err
 	}
-	spec, optedIn, probs := parse(annotations, opts.withDefaults())
+	spec, optedIn, probs := parse(annotations, opts)
 	if err := probs.err(); err != nil {
 		return nil, err
 	}
@@ -158,7 +161,7 @@ func maxOurKeys(opts Options) int {
 func (p *parser) classify() map[string]map[string]string {
 	decls := map[string]map[string]string{}
 	unknown := 0
-	for _, k := range sortedKeys(p.ann) {
+	for _, k := range slices.Sorted(maps.Keys(p.ann)) {
 		if !strings.HasPrefix(k, Prefix) {
 			continue
 		}
@@ -311,25 +314,20 @@ func allowedImages(opts Options) string {
 	return strings.Join(list, ", ")
 }
 
-// validateConfig runs the agent's own validation, so that the injector never
-// writes a config the agent would refuse. The checks above mirror it and
-// name the annotation; this is the backstop, and the fuzz test holds the two
-// in step. Pod-wide problems are checked with a stand-in secret, then each
-// secret alone, so that a failure still names a key.
+// validateConfig runs the agent's own validation once over the config the
+// annotations make, so that the injector never writes a config the agent
+// would refuse, and names the annotation each problem came from
+// (configKey). The parser's checks above state the same rules in terms of
+// annotations; this is the backstop, and the fuzz test holds the two in
+// step.
 func (p *parser) validateConfig(c *config.Config) {
-	pod := *c
-	pod.Secrets = []config.Secret{{Name: "x", Ref: "x", Format: config.FormatRaw,
-		Mode: config.DefaultFileMode, RefreshInterval: c.RefreshInterval}}
-	if err := pod.Validate(); err != nil {
-		p.add(Prefix+"*", "the agent config they make is invalid: %s", oneLine(err))
-		return
-	}
-	for _, s := range c.Secrets {
-		one := *c
-		one.Secrets = []config.Secret{s}
-		if err := one.Validate(); err != nil {
-			p.add(AnnotationSecretPrefix+s.Name, "the agent config it makes is invalid: %s", oneLine(err))
+	for _, fe := range c.Check() {
+		key := p.configKey(c, fe.Path)
+		who := "it makes"
+		if key == Prefix+"*" {
+			who = "they make"
 		}
+		p.add(key, "the agent config %s is invalid: %s", who, fe)
 	}
 	if enc, err := c.Encode(); err != nil {
 		p.add(Prefix+"*", "the agent config does not encode: %s", oneLine(err))
@@ -338,15 +336,92 @@ func (p *parser) validateConfig(c *config.Config) {
 	}
 }
 
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+// configFieldKeys are the pod-level fields of the agent config (paths, as
+// config.FieldError has them) and the annotations they come from.
+var configFieldKeys = []struct{ path, key string }{
+	{"backend.type", AnnotationBackend},
+	{"mountPath", AnnotationMountPath},
+	{"refreshInterval", AnnotationRefreshInterval},
+	{"initTimeout", AnnotationInitTimeout},
+	{"notify", AnnotationReload},
+	{"owner", AnnotationOwner},
+	{"secrets", AnnotationInject},
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// secretFieldKeys are the fields of one secret and the prefixes of the
+// per-secret annotations they come from; the first that matches counts.
+var secretFieldKeys = []struct{ path, prefix string }{
+	{"name", AnnotationSecretPrefix},
+	{"ref", AnnotationSecretPrefix},
+	{"format", AnnotationFormatPrefix},
+	{"template", AnnotationTemplatePrefix},
+	{"fields", AnnotationFieldsPrefix},
+	{"mode", AnnotationFileModePrefix},
+	{"optional", AnnotationOptionalPrefix},
+	{"refreshInterval", AnnotationRefreshIntervalPrefix},
+	{"certificate.commonName", AnnotationCertCommonNamePrefix},
+	{"certificate.altNames", AnnotationCertAltNamesPrefix},
+	{"certificate.ipSANs", AnnotationCertIPSANsPrefix},
+	{"certificate.ttl", AnnotationCertTTLPrefix},
+}
+
+// configKey is the annotation a field of c comes from, by the field's
+// path: a secret's own key where the pod sets it, else the pod-level key
+// its value came from; Prefix+"*" where no one key does.
+func (p *parser) configKey(c *config.Config, path string) string {
+	i, field, ok := secretField(path)
+	if !ok || i >= len(c.Secrets) {
+		for _, f := range configFieldKeys {
+			if under(path, f.path) {
+				return f.key
+			}
+		}
+		return Prefix + "*"
 	}
-	slices.Sort(keys)
-	return keys
+	name := c.Secrets[i].Name
+	for _, f := range secretFieldKeys {
+		if k := f.prefix + name; under(field, f.path) && p.isSet(k) {
+			return k
+		}
+	}
+	switch {
+	case under(field, "refreshInterval"):
+		return AnnotationRefreshInterval
+	case under(field, "owner"):
+		return AnnotationOwner
+	case under(field, "certificate"):
+		for _, pre := range certKeys {
+			if p.isSet(pre + name) {
+				return pre + name
+			}
+		}
+	}
+	return AnnotationSecretPrefix + name
+}
+
+func (p *parser) isSet(key string) bool {
+	_, ok := p.ann[key]
+	return ok
+}
+
+// secretField splits "secrets[<i>].<field>" into i and field.
+func secretField(path string) (i int, field string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "secrets[")
+	if !ok {
+		return 0, "", false
+	}
+	n, field, ok := strings.Cut(rest, "]")
+	i, err := strconv.Atoi(n)
+	return i, strings.TrimPrefix(field, "."), ok && err == nil
+}
+
+// under reports whether path is field or one of its parts ("fields[k]"
+// is under "fields", "certificate.ttl" under "certificate").
+func under(path, field string) bool {
+	rest, ok := strings.CutPrefix(path, field)
+	return ok && (rest == "" || rest[0] == '.' || rest[0] == '[')
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }

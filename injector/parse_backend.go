@@ -122,8 +122,8 @@ func (p *parser) reload() (string, config.Notify) {
 		return ReloadRestart, config.Notify{}
 	case strings.HasPrefix(v, ReloadSignalPrefix):
 		sig, proc, _ := strings.Cut(strings.TrimPrefix(v, ReloadSignalPrefix), ":")
-		if _, known := config.Signals[sig]; !known {
-			p.add(AnnotationReload, "signal %s is not one of SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT; write signal:<SIGNAL>:<process-name>", quote(sig))
+		if err := config.ValidateSignal(sig); err != nil {
+			p.add(AnnotationReload, "signal %v; write signal:<SIGNAL>:<process-name>", err)
 		}
 		switch {
 		case proc == "":

@@ -3,6 +3,7 @@ package injector
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -14,13 +15,8 @@ import (
 // secrets builds one config.Secret per secret-<name> annotation, sorted by
 // name, and denies per-secret keys that no secret-<name> declares.
 func (p *parser) secrets(decls map[string]map[string]string) []config.Secret {
-	names := make([]string, 0, len(decls))
-	for name := range decls {
-		names = append(names, name)
-	}
-	slices.Sort(names)
 	var out []config.Secret
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(decls)) {
 		vals := decls[name]
 		if _, declared := vals[AnnotationSecretPrefix]; !declared {
 			for pre := range vals {
@@ -194,7 +190,7 @@ func parseFields(v, format string) (map[string]string, []string) {
 		fields[from] = to
 	}
 	if format == config.FormatJSON {
-		for _, b := range sortedKeys(targets) {
+		for _, b := range slices.Sorted(maps.Keys(targets)) {
 			for i := range len(b) {
 				if a := b[:i]; b[i] == '/' && targets[a] != "" {
 					bad("%s is both a file and a directory of %s", quote(a), quote(b))

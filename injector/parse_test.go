@@ -293,7 +293,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"default interval below the minimum", func(o *Options) { o.RefreshInterval = 10 * time.Second },
 			"injector options: refresh interval 10s is below the minimum refresh interval 30s"},
 		{"minimum interval below 1s", func(o *Options) { o.MinRefreshInterval = time.Millisecond; o.RefreshInterval = time.Second },
-			"injector options: minimum refresh interval 1ms is below 1s"},
+			"injector options: minimum refresh interval 1ms is below 1s, the agent's minimum"},
 		{"negative secrets cap", func(o *Options) { o.MaxSecrets = -1 },
 			"injector options: max secrets per pod -1 must be positive"},
 		{"host network allowed", func(o *Options) { o.AllowHostNetwork = true },
@@ -353,5 +353,57 @@ func TestConfigSizeLimit(t *testing.T) {
 	want := "annotation secrets.tradepulse.io/*: the agent config they make is "
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("err = %v, want one starting %q", err, want)
+	}
+}
+
+// TestConfigProblemsNameTheirAnnotation: the agent's validation runs once
+// over the whole config, and each problem it finds (by field path) names
+// the annotation the field came from: the secret's own key where the pod
+// sets it, else the pod-level key its value was inherited from.
+func TestConfigProblemsNameTheirAnnotation(t *testing.T) {
+	ann := map[string]string{
+		AnnotationInject:                       "true",
+		AnnotationSecretPrefix + "db":          "r",
+		AnnotationRefreshIntervalPrefix + "db": "500ms",
+		AnnotationSecretPrefix + "api":         "r",
+		AnnotationFormatPrefix + "api":         "env",
+		AnnotationFieldsPrefix + "api":         "k=1X",
+		AnnotationSecretPrefix + "web":         "pki/issue/web",
+		AnnotationCertTTLPrefix + "web":        "24h",
+		AnnotationReload:                       "signal:SIGKILL:app",
+	}
+	c := &config.Config{
+		Version:         config.APIVersion,
+		Backend:         config.Backend{Type: config.BackendGCP},
+		RefreshInterval: config.Duration(100 * time.Millisecond),
+		Notify:          config.Notify{Signal: "SIGKILL", Process: "app"},
+		Secrets: []config.Secret{
+			{Name: "db", Ref: "r", RefreshInterval: config.Duration(500 * time.Millisecond)},
+			{Name: "api", Ref: "r", Format: config.FormatEnv, Fields: map[string]string{"k": "1X"}},
+			{Name: "web", Ref: "pki/issue/web", Certificate: &config.Certificate{TTL: config.Duration(24 * time.Hour)}},
+		},
+	}
+	c.Normalize(nil)
+	p := &parser{ann: ann}
+	p.validateConfig(c)
+	var got []string
+	for _, e := range p.probs {
+		got = append(got, e.Key)
+	}
+	want := []string{
+		AnnotationRefreshInterval,              // refreshInterval
+		AnnotationReload,                       // notify.signal
+		AnnotationRefreshIntervalPrefix + "db", // secrets[0].refreshInterval
+		AnnotationFieldsPrefix + "api",         // secrets[1].fields[k]
+		AnnotationRefreshInterval,              // secrets[1].refreshInterval, inherited
+		AnnotationRefreshInterval,              // secrets[2].refreshInterval, inherited
+		AnnotationCertTTLPrefix + "web",        // secrets[2].certificate: backend gcp
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("keys (-want +got):\n%s", diff)
+	}
+	line := "annotation secrets.tradepulse.io/refresh-interval-db: the agent config it makes is invalid: secrets[0].refreshInterval: 500ms is below the 1s minimum"
+	if err := p.probs.err(); err == nil || !strings.Contains(err.Error(), line) {
+		t.Errorf("denial %v; want the line %q", err, line)
 	}
 }

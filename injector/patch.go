@@ -41,6 +41,10 @@ const (
 // writes, or removed. Everything else, including fields that our Go
 // types do not know, is left to the encoded pod as it was.
 func Patch(pod *corev1.Pod, opts Options) ([]Op, error) {
+	opts, err := opts.checked()
+	if err != nil {
+		return nil, err
+	}
 	out, err := inject(pod, opts)
 	if out == nil {
 		return nil, err

@@ -69,31 +69,17 @@ const (
 func dataFieldProblem(n tparse.Node, root bool) string {
 	switch n := n.(type) {
 	case *tparse.ListNode:
-		if n == nil {
-			return ""
-		}
-		for _, c := range n.Nodes {
-			if r := dataFieldProblem(c, root); r != "" {
-				return r
-			}
+		if n != nil {
+			return firstDataFieldProblem(n.Nodes, root)
 		}
 	case *tparse.ActionNode:
 		return dataFieldProblem(n.Pipe, root)
 	case *tparse.PipeNode:
-		if n == nil {
-			return ""
-		}
-		for _, c := range n.Cmds {
-			if r := dataFieldProblem(c, root); r != "" {
-				return r
-			}
+		if n != nil {
+			return firstDataFieldProblem(n.Cmds, root)
 		}
 	case *tparse.CommandNode:
-		for _, a := range n.Args {
-			if r := dataFieldProblem(a, root); r != "" {
-				return r
-			}
-		}
+		return firstDataFieldProblem(n.Args, root)
 	case *tparse.ChainNode:
 		// (pipeline).field: the fields apply to the pipeline's result.
 		return dataFieldProblem(n.Node, root)
@@ -113,6 +99,17 @@ func dataFieldProblem(n tparse.Node, root bool) string {
 		return firstOf(dataFieldProblem(n.Pipe, root), dataFieldProblem(n.List, false), dataFieldProblem(n.ElseList, root))
 	case *tparse.TemplateNode:
 		return dataFieldProblem(n.Pipe, root)
+	}
+	return ""
+}
+
+// firstDataFieldProblem is dataFieldProblem of the first of nodes that
+// has one.
+func firstDataFieldProblem[N tparse.Node](nodes []N, root bool) string {
+	for _, c := range nodes {
+		if r := dataFieldProblem(c, root); r != "" {
+			return r
+		}
 	}
 	return ""
 }

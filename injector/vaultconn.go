@@ -1,6 +1,7 @@
 package injector
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,20 +75,14 @@ type VaultCABundle struct {
 // vaultConnDefaults fills the zero Vault connection fields and the init
 // timeouts.
 func (o Options) vaultConnDefaults() Options {
-	if o.Vault.AuthMethod == "" {
-		o.Vault.AuthMethod = VaultAuthKubernetes
-	}
-	if o.Vault.JWTAuthPath == "" {
-		o.Vault.JWTAuthPath = DefaultVaultJWTAuthPath
-	}
+	o.Vault.AuthMethod = cmp.Or(o.Vault.AuthMethod, VaultAuthKubernetes)
+	o.Vault.JWTAuthPath = cmp.Or(o.Vault.JWTAuthPath, DefaultVaultJWTAuthPath)
 	if ca := o.Vault.CABundle; ca != nil && ca.Key == "" {
 		c := *ca // never mutate the caller's
 		c.Key = DefaultVaultCAKey
 		o.Vault.CABundle = &c
 	}
-	if o.InitTimeout == 0 {
-		o.InitTimeout = time.Duration(config.DefaultInitTimeout)
-	}
+	o.InitTimeout = cmp.Or(o.InitTimeout, time.Duration(config.DefaultInitTimeout))
 	if o.MaxInitTimeout == 0 {
 		o.MaxInitTimeout = max(DefaultMaxInitTimeout, o.InitTimeout)
 	}
@@ -96,9 +91,8 @@ func (o Options) vaultConnDefaults() Options {
 
 // vaultConnProblems reports what is wrong with the defaulted Vault
 // connection options and init timeouts.
-func (o Options) vaultConnProblems() []error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+func (o Options) vaultConnProblems(errs *optionProblems) {
+	add := errs.add
 	v := o.Vault
 	if !slices.Contains(VaultAuthMethods, v.AuthMethod) {
 		add("vault auth method %q is not one of %s", v.AuthMethod, strings.Join(VaultAuthMethods, ", "))
@@ -106,11 +100,7 @@ func (o Options) vaultConnProblems() []error {
 	if r := vaultAuthPathProblem(v.JWTAuthPath); r != "" {
 		add("vault jwt auth path: %s", r)
 	}
-	if v.Namespace != "" {
-		if r := vaultNamespaceProblem(v.Namespace); r != "" {
-			add("vault namespace: %s", r)
-		}
-	}
+	errs.optional("vault namespace", v.Namespace, vaultNamespaceProblem)
 	for _, ns := range v.AllowedNamespaces {
 		if r := vaultNamespaceProblem(ns); r != "" {
 			add("allowed vault namespace: %s", r)
@@ -135,7 +125,6 @@ func (o Options) vaultConnProblems() []error {
 	case o.InitTimeout < MinInitTimeout || o.InitTimeout > o.MaxInitTimeout:
 		add("init timeout %s must be from %s to the maximum init timeout %s", o.InitTimeout, MinInitTimeout, o.MaxInitTimeout)
 	}
-	return errs
 }
 
 // vaultNamespaceProblem checks a Vault namespace path such as

@@ -76,7 +76,7 @@ func TestLoadConfigNamesTheFileAndField(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(path, []byte("version: secrets.tradepulse.io/v1\nsecrets:\n- {name: ../x, ref: a}\n"), 0o600)
 	_, err := loadConfig(path)
-	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "secrets[0] (../x).name") {
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "secrets[0].name") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -144,33 +144,30 @@ func printable(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r > 0x7e })
 }
 
-// validate reports every problem of a certificate request, each naming
-// the field under where.
-func (c *Certificate) validate(where string, add func(string, ...any)) {
+// check reports every problem of a certificate request at path.
+func (c *Certificate) check(path string, errs *FieldErrors) {
 	if c.CommonName != "" {
 		if err := ValidateCommonName(c.CommonName); err != nil {
-			add("%s.commonName: %s %v", where, shortQuote(c.CommonName), err)
+			errs.add(path+".commonName", "%s %v", shortQuote(c.CommonName), err)
 		}
 	}
-	if len(c.AltNames) > MaxAltNames {
-		add("%s.altNames: %d names, more than %d", where, len(c.AltNames), MaxAltNames)
-	} else {
-		for i, n := range c.AltNames {
-			if err := ValidateDNSName(n); err != nil {
-				add("%s.altNames[%d]: %s %v", where, i, shortQuote(n), err)
-			}
-		}
-	}
-	if len(c.IPSANs) > MaxIPSANs {
-		add("%s.ipSANs: %d addresses, more than %d", where, len(c.IPSANs), MaxIPSANs)
-	} else {
-		for i, ip := range c.IPSANs {
-			if err := ValidateIPSAN(ip); err != nil {
-				add("%s.ipSANs[%d]: %s %v", where, i, shortQuote(ip), err)
-			}
-		}
-	}
+	checkList(path+".altNames", c.AltNames, MaxAltNames, "names", ValidateDNSName, errs)
+	checkList(path+".ipSANs", c.IPSANs, MaxIPSANs, "addresses", ValidateIPSAN, errs)
 	if c.TTL != 0 && (c.TTL < MinCertTTL || c.TTL > MaxCertTTL) {
-		add("%s.ttl: %s is outside %s to %s", where, c.TTL, MinCertTTL, time.Duration(MaxCertTTL))
+		errs.add(path+".ttl", "%s is outside %s to %s", c.TTL, MinCertTTL, time.Duration(MaxCertTTL))
+	}
+}
+
+// checkList reports a list at path longer than max (what it holds, in
+// the plural), else each entry that valid refuses.
+func checkList(path string, list []string, max int, what string, valid func(string) error, errs *FieldErrors) {
+	if len(list) > max {
+		errs.add(path, "%d %s, more than %d", len(list), what, max)
+		return
+	}
+	for i, v := range list {
+		if err := valid(v); err != nil {
+			errs.add(index(path, i), "%s %v", shortQuote(v), err)
+		}
 	}
 }

@@ -8,6 +8,7 @@
 package config
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -273,44 +274,24 @@ func (c *Config) Normalize(getenv func(string) string) {
 	if c.Backend.Type == "" && getenv != nil {
 		c.Backend.Type = strings.TrimSpace(getenv(BackendEnvVar))
 	}
-	if c.Backend.Type == "" {
-		c.Backend.Type = BackendEnv
-	}
-	if c.MountPath == "" {
-		c.MountPath = DefaultMountPath
-	}
-	if c.RefreshInterval == 0 {
-		c.RefreshInterval = DefaultRefreshInterval
-	}
-	if c.InitTimeout == 0 {
-		c.InitTimeout = DefaultInitTimeout
-	}
-	if c.AdminAddr == "" {
-		c.AdminAddr = DefaultAdminAddr
-	}
-	if c.MetricsAddr == "" {
-		c.MetricsAddr = DefaultMetricsAddr
-	}
-	if c.Notify.Debounce == 0 {
-		c.Notify.Debounce = DefaultDebounce
-	}
+	c.Backend.Type = cmp.Or(c.Backend.Type, BackendEnv)
+	c.MountPath = cmp.Or(c.MountPath, DefaultMountPath)
+	c.RefreshInterval = cmp.Or(c.RefreshInterval, DefaultRefreshInterval)
+	c.InitTimeout = cmp.Or(c.InitTimeout, DefaultInitTimeout)
+	c.AdminAddr = cmp.Or(c.AdminAddr, DefaultAdminAddr)
+	c.MetricsAddr = cmp.Or(c.MetricsAddr, DefaultMetricsAddr)
+	c.Notify.Debounce = cmp.Or(c.Notify.Debounce, DefaultDebounce)
 	if c.Notify.URL != "" && c.Notify.Method == "" {
 		c.Notify.Method = "POST"
 	}
 	for i := range c.Secrets {
 		s := &c.Secrets[i]
-		if s.Format == "" && s.Certificate != nil {
-			s.Format = FormatJSON
+		if s.Certificate != nil {
+			s.Format = cmp.Or(s.Format, FormatJSON)
 		}
-		if s.Format == "" {
-			s.Format = FormatRaw
-		}
-		if s.Mode == 0 {
-			s.Mode = DefaultFileMode
-		}
-		if s.RefreshInterval == 0 {
-			s.RefreshInterval = c.RefreshInterval
-		}
+		s.Format = cmp.Or(s.Format, FormatRaw)
+		s.Mode = cmp.Or(s.Mode, DefaultFileMode)
+		s.RefreshInterval = cmp.Or(s.RefreshInterval, c.RefreshInterval)
 		if s.Owner == nil && c.Owner != nil {
 			o := *c.Owner
 			s.Owner = &o
@@ -318,105 +299,124 @@ func (c *Config) Normalize(getenv func(string) string) {
 	}
 }
 
-// Validate reports every problem with a normalised config at once, each
-// naming the field at fault.
-func (c *Config) Validate() error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+// MinRefreshInterval is the shortest refresh interval the agent accepts:
+// the injector's cluster minimum (Options.MinRefreshInterval) may be longer,
+// never shorter.
+const MinRefreshInterval = Duration(time.Second)
+
+// Validate reports every problem with a normalised config at once, one
+// line per problem naming the field at fault (Check, joined).
+func (c *Config) Validate() error { return c.Check().Err() }
+
+// Check reports every problem with a normalised config, each with the path
+// of the field at fault.
+func (c *Config) Check() FieldErrors {
+	var errs FieldErrors
 	if c.Version != APIVersion {
-		add("version: %q is not supported; want %q", c.Version, APIVersion)
+		errs.add("version", "%q is not supported; want %q", c.Version, APIVersion)
 	}
 	if !slices.Contains(Backends, c.Backend.Type) {
-		add("backend.type: %q is not one of %s", c.Backend.Type, strings.Join(Backends, ", "))
+		errs.add("backend.type", "%q is not one of %s", c.Backend.Type, strings.Join(Backends, ", "))
 	}
 	if c.MountPath == "" {
-		add("mountPath: must not be empty")
+		errs.add("mountPath", "must not be empty")
 	}
-	if c.RefreshInterval < Duration(time.Second) {
-		add("refreshInterval: %s is below the 1s minimum", c.RefreshInterval)
+	if c.RefreshInterval < MinRefreshInterval {
+		errs.add("refreshInterval", "%s is below the %s minimum", c.RefreshInterval, MinRefreshInterval)
 	}
 	if g := c.Backend.GCP; g != nil && g.Insecure && g.Endpoint == "" {
-		add("backend.gcp.insecure: needs backend.gcp.endpoint")
+		errs.add("backend.gcp.insecure", "needs backend.gcp.endpoint")
 	}
-	if c.Notify.Signal != "" && c.Notify.URL != "" {
-		add("notify: set signal or url, not both")
-	}
-	if c.Notify.Signal != "" {
-		if _, ok := Signals[c.Notify.Signal]; !ok {
-			add("notify.signal: %q is not one of SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT", c.Notify.Signal)
-		}
-		if c.Notify.Process == "" {
-			add("notify.process: required with notify.signal")
-		}
-	}
-	if c.Notify.URL != "" {
-		if err := ValidateLocalURL(c.Notify.URL); err != nil {
-			add("notify.url: %v", err)
-		}
-	}
+	c.Notify.check("notify", &errs)
 	if len(c.Secrets) == 0 {
-		add("secrets: at least one secret is required")
+		errs.add("secrets", "at least one secret is required")
 	}
 	seen := map[string]bool{}
-	for i, s := range c.Secrets {
-		where := fmt.Sprintf("secrets[%d] (%s)", i, s.Name)
-		if err := ValidateName(s.Name); err != nil {
-			add("%s.name: %v", where, err)
-		}
-		if seen[s.Name] {
-			add("%s.name: duplicate", where)
-		}
+	for i := range c.Secrets {
+		s := &c.Secrets[i]
+		s.check(index("secrets", i), c.Backend.Type, seen[s.Name], &errs)
 		seen[s.Name] = true
-		if strings.TrimSpace(s.Ref) == "" {
-			add("%s.ref: must not be empty", where)
+	}
+	return errs
+}
+
+// check reports the problems of a notify block at path.
+func (n Notify) check(path string, errs *FieldErrors) {
+	if n.Signal != "" && n.URL != "" {
+		errs.add(path, "set signal or url, not both")
+	}
+	if n.Signal != "" {
+		if err := ValidateSignal(n.Signal); err != nil {
+			errs.add(path+".signal", "%v", err)
 		}
-		if !slices.Contains(Formats, s.Format) {
-			add("%s.format: %q is not one of %s", where, s.Format, strings.Join(Formats, ", "))
-		}
-		if s.Format == FormatTemplate && s.Template == "" {
-			add("%s.template: required with format template", where)
-		}
-		if s.Format != FormatTemplate && s.Template != "" {
-			add("%s.template: only used with format template", where)
-		}
-		if len(s.Fields) > 0 && s.Format != FormatJSON && s.Format != FormatEnv {
-			add("%s.fields: only used with format json or env", where)
-		}
-		for field, to := range s.Fields {
-			if s.Format == FormatJSON {
-				if err := ValidatePath(to); err != nil {
-					add("%s.fields[%s]: %v", where, field, err)
-				}
-			} else if s.Format == FormatEnv && !ValidEnvName(to) {
-				add("%s.fields[%s]: %q is not a valid environment variable name", where, field, to)
-			}
-		}
-		if s.Mode&^0o777 != 0 || s.Mode&0o400 == 0 {
-			add("%s.mode: %s must be a permission mode readable by its owner (e.g. 0400, 0440)", where, s.Mode)
-		}
-		if s.Mode&0o002 != 0 {
-			add("%s.mode: %s is world-writable", where, s.Mode)
-		}
-		if s.RefreshInterval < Duration(time.Second) {
-			add("%s.refreshInterval: %s is below the 1s minimum", where, s.RefreshInterval)
-		}
-		if s.Owner != nil && (s.Owner.UID < 0 || s.Owner.GID < 0) {
-			add("%s.owner: uid and gid must not be negative", where)
-		}
-		if s.Certificate != nil {
-			if c.Backend.Type != BackendVault {
-				add("%s.certificate: certificates are issued by backend vault (its PKI engine), not %s", where, c.Backend.Type)
-			}
-			if err := ValidateIssueRef(s.Ref); err != nil {
-				add("%s.ref: with certificate, %v", where, err)
-			}
-			if s.Format != FormatJSON && s.Format != FormatTemplate {
-				add("%s.format: a certificate is written as json (cert.pem, key.pem, ca.pem) or template, not %s", where, s.Format)
-			}
-			s.Certificate.validate(where+".certificate", add)
+		if n.Process == "" {
+			errs.add(path+".process", "required with %s.signal", path)
 		}
 	}
-	return errors.Join(errs...)
+	if n.URL != "" {
+		if err := ValidateLocalURL(n.URL); err != nil {
+			errs.add(path+".url", "%v", err)
+		}
+	}
+}
+
+// check reports the problems of one secret at path; backend is the
+// config's backend type, dup whether an earlier secret has its name.
+func (s *Secret) check(path, backend string, dup bool, errs *FieldErrors) {
+	if err := ValidateName(s.Name); err != nil {
+		errs.add(path+".name", "%v", err)
+	}
+	if dup {
+		errs.add(path+".name", "%s is the name of an earlier secret", shortQuote(s.Name))
+	}
+	if strings.TrimSpace(s.Ref) == "" {
+		errs.add(path+".ref", "must not be empty")
+	}
+	if !slices.Contains(Formats, s.Format) {
+		errs.add(path+".format", "%q is not one of %s", s.Format, strings.Join(Formats, ", "))
+	}
+	if s.Format == FormatTemplate && s.Template == "" {
+		errs.add(path+".template", "required with format template")
+	}
+	if s.Format != FormatTemplate && s.Template != "" {
+		errs.add(path+".template", "only used with format template")
+	}
+	if len(s.Fields) > 0 && s.Format != FormatJSON && s.Format != FormatEnv {
+		errs.add(path+".fields", "only used with format json or env")
+	}
+	for field, to := range s.Fields {
+		if s.Format == FormatJSON {
+			if err := ValidatePath(to); err != nil {
+				errs.add(mapKey(path+".fields", field), "%v", err)
+			}
+		} else if s.Format == FormatEnv && !ValidEnvName(to) {
+			errs.add(mapKey(path+".fields", field), "%q is not a valid environment variable name", to)
+		}
+	}
+	if s.Mode&^0o777 != 0 || s.Mode&0o400 == 0 {
+		errs.add(path+".mode", "%s must be a permission mode readable by its owner (e.g. 0400, 0440)", s.Mode)
+	}
+	if s.Mode&0o002 != 0 {
+		errs.add(path+".mode", "%s is world-writable", s.Mode)
+	}
+	if s.RefreshInterval < MinRefreshInterval {
+		errs.add(path+".refreshInterval", "%s is below the %s minimum", s.RefreshInterval, MinRefreshInterval)
+	}
+	if s.Owner != nil && (s.Owner.UID < 0 || s.Owner.GID < 0) {
+		errs.add(path+".owner", "uid and gid must not be negative")
+	}
+	if s.Certificate != nil {
+		if backend != BackendVault {
+			errs.add(path+".certificate", "certificates are issued by backend vault (its PKI engine), not %s", backend)
+		}
+		if err := ValidateIssueRef(s.Ref); err != nil {
+			errs.add(path+".ref", "with certificate, %v", err)
+		}
+		if s.Format != FormatJSON && s.Format != FormatTemplate {
+			errs.add(path+".format", "a certificate is written as json (cert.pem, key.pem, ca.pem) or template, not %s", s.Format)
+		}
+		s.Certificate.check(path+".certificate", errs)
+	}
 }
 
 // Name limits: a secret's name is one path element under the mount path.

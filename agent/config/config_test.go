@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -72,9 +73,9 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		{"no secrets", `{"version":"secrets.tradepulse.io/v1","secrets":[]}`, []string{"at least one secret"}},
 		{"traversal and bad format at once", `{"version":"secrets.tradepulse.io/v1","secrets":[
 			{"name":"../etc","ref":"r"},{"name":"b","ref":"r","format":"yaml"}]}`,
-			[]string{`secrets[0] (../etc).name: "../etc" must not contain ".."`, `secrets[1] (b).format: "yaml" is not one of`}},
+			[]string{`secrets[0].name: "../etc" must not contain ".."`, `secrets[1].format: "yaml" is not one of`}},
 		{"field rename escapes", `{"version":"secrets.tradepulse.io/v1","secrets":[{"name":"t","ref":"r","format":"json","fields":{"k":"../../x"}}]}`,
-			[]string{`secrets[0] (t).fields[k]: path "../../x" must not contain ".."`}},
+			[]string{`secrets[0].fields[k]: path "../../x" must not contain ".."`}},
 		{"world-writable", `{"version":"secrets.tradepulse.io/v1","secrets":[{"name":"a","ref":"r","mode":"0666"}]}`,
 			[]string{"world-writable"}},
 		{"notify url off host", `{"version":"secrets.tradepulse.io/v1","notify":{"url":"http://10.0.0.1/reload"},"secrets":[{"name":"a","ref":"r"}]}`,
@@ -153,4 +154,38 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip:\n%s", diff)
 		}
 	})
+}
+
+// TestCheckPaths: each problem carries the path of its field, apart from
+// its detail, so that the injector can name the annotation it came from.
+func TestCheckPaths(t *testing.T) {
+	c := &Config{
+		Version: APIVersion,
+		Backend: Backend{Type: BackendVault},
+		Notify:  Notify{Signal: "SIGKILL"},
+		Secrets: []Secret{
+			{Name: "db", Ref: "r", RefreshInterval: Duration(500 * time.Millisecond)},
+			{Name: "db", Ref: "r", Format: FormatEnv, Fields: map[string]string{"k": "1X"}},
+			{Name: "web", Ref: "pki/issue/web", Format: FormatJSON, Certificate: &Certificate{AltNames: []string{"ok.test", "-x"}}},
+		},
+	}
+	c.Normalize(nil)
+	var got []string
+	for _, e := range c.Check() {
+		got = append(got, e.Path)
+	}
+	want := []string{"notify.signal", "notify.process", "secrets[0].refreshInterval", "secrets[1].name",
+		"secrets[1].fields[k]", "secrets[2].certificate.altNames[1]"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("paths (-want +got):\n%s", diff)
+	}
+	err := c.Validate()
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Path != "notify.signal" ||
+		fe.Detail != `"SIGKILL" is not one of SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT` {
+		t.Errorf("Validate() = %v; want the first *FieldError, notify.signal", err)
+	}
+	if want := "secrets[0].refreshInterval: 500ms is below the 1s minimum"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate() = %v; want a line %q", err, want)
+	}
 }

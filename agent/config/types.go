@@ -3,13 +3,25 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// Signals are the signal names Notify.Signal accepts.
-var Signals = map[string]struct{}{
-	"SIGHUP": {}, "SIGUSR1": {}, "SIGUSR2": {}, "SIGTERM": {}, "SIGINT": {},
+// Signals are the signal names the agent may send the app, in
+// documentation order: Notify.Signal, and env mode's signal reload. This is
+// the one list; the agent sends a signal by its name
+// (golang.org/x/sys/unix.SignalNum), so it needs no table of numbers.
+var Signals = []string{"SIGHUP", "SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT"}
+
+// ValidateSignal checks that name is one of Signals. The error quotes the
+// name, cut short, and lists the accepted ones.
+func ValidateSignal(name string) error {
+	if !slices.Contains(Signals, name) {
+		return fmt.Errorf("%s is not one of %s", shortQuote(name), strings.Join(Signals, ", "))
+	}
+	return nil
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s").

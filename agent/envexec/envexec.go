@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -153,8 +152,8 @@ func Parse(args []string, stderr io.Writer) (Options, error) {
 	case reload == ReloadRestart || reload == ReloadNone:
 		o.Reload = reload
 	case kind == ReloadSignal:
-		if _, ok := config.Signals[sig]; !ok {
-			return o, fmt.Errorf("--reload %q: signal %q is not one of %s", reload, sig, signalNames())
+		if err := config.ValidateSignal(sig); err != nil {
+			return o, fmt.Errorf("--reload %q: signal %w", reload, err)
 		}
 		o.Reload, o.Signal = ReloadSignal, sig
 	default:
@@ -178,13 +177,4 @@ func Parse(args []string, stderr io.Writer) (Options, error) {
 	}
 	o.Log = cli.NewLogger(stderr, logFormat).With("component", "exec")
 	return o, nil
-}
-
-func signalNames() string {
-	names := make([]string, 0, len(config.Signals))
-	for n := range config.Signals {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
 }

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // forwarded are the signals passed on to the app. SIGCHLD is the
@@ -18,12 +20,6 @@ import (
 var forwarded = []os.Signal{
 	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
-}
-
-// signals maps config.Signals names to their numbers.
-var signals = map[string]syscall.Signal{
-	"SIGHUP": syscall.SIGHUP, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
-	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT,
 }
 
 // Run starts the app and supervises it until it exits for good, and
@@ -141,7 +137,7 @@ func (s *supervisor) run() int {
 			case ReloadSignal:
 				s.current = sum
 				log.Info("secrets changed; signalling the app", "signal", o.Signal, "pid", s.pid)
-				_ = syscall.Kill(s.pid, signals[o.Signal])
+				_ = syscall.Kill(s.pid, unix.SignalNum(o.Signal))
 			case ReloadRestart:
 				log.Info("secrets changed; restarting the app", "pid", s.pid, "grace", o.Grace)
 				s.restarting = true

@@ -15,17 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tradepulse/secret-injector/agent/config"
 )
-
-// signals maps config.Signals names to their numbers.
-var signals = map[string]syscall.Signal{
-	"SIGHUP":  syscall.SIGHUP,
-	"SIGUSR1": syscall.SIGUSR1,
-	"SIGUSR2": syscall.SIGUSR2,
-	"SIGTERM": syscall.SIGTERM,
-	"SIGINT":  syscall.SIGINT,
-}
 
 // signalNotifier sends a signal to every process with a given name. In a
 // pod that needs shareProcessNamespace: the agent sees the app's processes
@@ -50,16 +43,15 @@ type signalNotifier struct {
 }
 
 func newSignal(cfg config.Notify, log *slog.Logger, record func(kind, result string)) (*signalNotifier, error) {
-	sig, ok := signals[cfg.Signal]
-	if !ok {
-		return nil, fmt.Errorf("notify.signal: %q is not one of SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT", cfg.Signal)
+	if err := config.ValidateSignal(cfg.Signal); err != nil {
+		return nil, fmt.Errorf("notify.signal: %w", err)
 	}
 	if cfg.Process == "" {
 		return nil, errors.New("notify.process: required with notify.signal")
 	}
 	return &signalNotifier{
 		name:     cfg.Signal,
-		sig:      sig,
+		sig:      unix.SignalNum(cfg.Signal),
 		process:  cfg.Process,
 		log:      log,
 		record:   record,

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/tradepulse/secret-injector/agent/config"
 	"github.com/tradepulse/secret-injector/injector"
 	"github.com/tradepulse/secret-injector/webhook"
 )
@@ -212,4 +213,36 @@ func limitsFromFlags(t *testing.T, f map[string]string) webhook.Limits {
 		t.Fatalf("--max-inflight-bytes: %v", err)
 	}
 	return webhook.Limits{AdmissionTimeout: timeout, MaxConnections: conns, MaxConcurrent: concurrent, MaxInflightBytes: inflight.Value()}
+}
+
+// TestChartDefaultsAreTheBinarys: the defaults values.yaml writes into the
+// webhook's flags (the chart must render them: the webhook's args are the
+// contract) are the constants the binary and the agent default to, so that
+// a default stated in two places cannot drift.
+func TestChartDefaultsAreTheBinarys(t *testing.T) {
+	objs, err := Render(helmBinary(t), map[string]any{}, testNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, flags := webhookArgs(t, objs)
+	o := optionsFromFlags(t, flags)
+	res := injector.DefaultResources()
+	for _, c := range []struct {
+		flag      string
+		got, want any
+	}{
+		{"refresh-interval", o.RefreshInterval, time.Duration(config.DefaultRefreshInterval)},
+		{"min-refresh-interval", o.MinRefreshInterval, injector.DefaultMinRefreshInterval},
+		{"max-secrets-per-pod", o.MaxSecrets, injector.DefaultMaxSecrets},
+		{"init-timeout", o.InitTimeout, time.Duration(config.DefaultInitTimeout)},
+		{"max-init-timeout", o.MaxInitTimeout, injector.DefaultMaxInitTimeout},
+		{"agent-cpu-request", o.Resources.Requests.Cpu().String(), res.Requests.Cpu().String()},
+		{"agent-memory-request", o.Resources.Requests.Memory().String(), res.Requests.Memory().String()},
+		{"agent-memory-limit", o.Resources.Limits.Memory().String(), res.Limits.Memory().String()},
+		{"volume-size-limit", o.VolumeSizeLimit.String(), injector.DefaultVolumeSizeLimit.String()},
+	} {
+		if c.got != c.want {
+			t.Errorf("values.yaml renders --%s=%s (%v), but the binary's default is %v", c.flag, flags[c.flag], c.got, c.want)
+		}
+	}
 }
