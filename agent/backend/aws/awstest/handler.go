@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // maxBody bounds a request body: the service's largest secret is 64 KiB,
@@ -59,9 +58,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.AuthError = authErr.code
 	}
 	s.requests = append(s.requests, rec)
-	s.calls[op]++
-	latency := s.latency
 	s.mu.Unlock()
+	faults := s.faults.Record(op)
 
 	if authErr != nil {
 		writeError(w, authErr)
@@ -71,14 +69,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if faults.Wait(r.Context()) != nil {
+		return // the client gave up
 	}
 
 	s.mu.Lock()
@@ -108,13 +100,14 @@ func checkProtocol(r *http.Request, target string) *apiError {
 // dispatch runs op after the injected faults; s.mu is held.
 func (s *Server) dispatch(op string, auth Auth, body []byte) (any, *apiError) {
 	fn, ok := operations[op]
+	faults := s.faults.Current() // as set when the latency has passed
 	switch {
 	case !ok:
 		return nil, newError(CodeUnknownOperation, "operation "+op+" is not supported")
-	case s.throttle:
+	case faults.Throttle:
 		return nil, newError(CodeThrottling, "Rate exceeded")
-	case s.fail != "":
-		return nil, newError(s.fail, "injected failure")
+	case faults.Fail != "":
+		return nil, newError(faults.Fail, "injected failure")
 	}
 	s.st.purge(s.now())
 	return fn(s, auth, body)
