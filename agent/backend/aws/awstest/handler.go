@@ -12,16 +12,28 @@ import (
 // which base64 and JSON make a little larger.
 const maxBody = 1 << 20
 
-// operation handles one decoded request under the server's lock.
-type operation func(s *Server, auth Auth, body []byte) (any, *apiError)
+// operation handles one request's body under the server's lock.
+type operation func(s *Server, body []byte) (any, *apiError)
 
 var operations = map[string]operation{
-	"GetSecretValue": (*Server).getSecretValue,
-	"DescribeSecret": (*Server).describeSecret,
-	"PutSecretValue": (*Server).putSecretValue,
-	"CreateSecret":   (*Server).createSecret,
-	"DeleteSecret":   (*Server).deleteSecret,
-	"RestoreSecret":  (*Server).restoreSecret,
+	"GetSecretValue": decoded((*Server).getSecretValue),
+	"DescribeSecret": decoded((*Server).describeSecret),
+	"PutSecretValue": decoded((*Server).putSecretValue),
+	"CreateSecret":   decoded((*Server).createSecret),
+	"DeleteSecret":   decoded((*Server).deleteSecret),
+	"RestoreSecret":  decoded((*Server).restoreSecret),
+}
+
+// decoded makes an operation of fn, which takes the body decoded into its
+// input type: a body that does not decode is SerializationException.
+func decoded[In any](fn func(s *Server, in *In) (any, *apiError)) operation {
+	return func(s *Server, body []byte) (any, *apiError) {
+		in := new(In)
+		if err := json.Unmarshal(body, in); err != nil {
+			return nil, newError(CodeSerialization, "request body is not valid JSON for this operation")
+		}
+		return fn(s, in)
+	}
 }
 
 // serveHTTP is the protocol's front door: record, check the signature,
@@ -74,7 +86,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	out, e := s.dispatch(op, auth, body)
+	out, e := s.dispatch(op, body)
 	s.mu.Unlock()
 	if e != nil {
 		writeError(w, e)
@@ -98,7 +110,7 @@ func checkProtocol(r *http.Request, target string) *apiError {
 }
 
 // dispatch runs op after the injected faults; s.mu is held.
-func (s *Server) dispatch(op string, auth Auth, body []byte) (any, *apiError) {
+func (s *Server) dispatch(op string, body []byte) (any, *apiError) {
 	fn, ok := operations[op]
 	faults := s.faults.Current() // as set when the latency has passed
 	switch {
@@ -110,15 +122,7 @@ func (s *Server) dispatch(op string, auth Auth, body []byte) (any, *apiError) {
 		return nil, newError(faults.Fail, "injected failure")
 	}
 	s.st.purge(s.now())
-	return fn(s, auth, body)
-}
-
-// decode reads a request body into in.
-func decode(body []byte, in any) *apiError {
-	if err := json.Unmarshal(body, in); err != nil {
-		return newError(CodeSerialization, "request body is not valid JSON for this operation")
-	}
-	return nil
+	return fn(s, body)
 }
 
 // denyCheck answers AccessDeniedException, worded as IAM does, when op on

@@ -19,6 +19,7 @@ package awstest
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,7 +170,5 @@ func (s *Server) ResetCalls() {
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Request, len(s.requests))
-	copy(out, s.requests)
-	return out
+	return slices.Clone(s.requests)
 }
