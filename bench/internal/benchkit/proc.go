@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +88,18 @@ func FreeAddr() string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// Workspace is how a bench program that runs the agent binary bin starts:
+// it returns bin as an absolute path (the agent processes run in other
+// directories) and a new TempDir named after prefix, which the caller
+// removes when done.
+func Workspace(bin, prefix string) (absBin, dir string, err error) {
+	if absBin, err = filepath.Abs(bin); err != nil {
+		return "", "", err
+	}
+	dir, err = TempDir(prefix)
+	return absBin, dir, err
 }
 
 // TempDir makes a temporary directory on tmpfs (/dev/shm) when there is
