@@ -1,14 +1,12 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/config"
 	"github.com/tradepulse/secret-injector/agent/metrics"
 	"github.com/tradepulse/secret-injector/agent/sink"
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 const sentinel = "SENTINEL-value-never-logged-5c1e"
@@ -32,25 +31,8 @@ type harness struct {
 	fake    *fakeBackend
 	dir     string
 	reg     *prometheus.Registry
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 	trigger *countingTrigger
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func baseConfig(dir string) *config.Config {
@@ -83,7 +65,7 @@ func newHarness(t *testing.T, b backend.Backend, fake *fakeBackend, edit func(*c
 		t.Fatal(err)
 	}
 	dir = cfg.MountPath
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	vol, err := sink.New(dir, log)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/tradepulse/secret-injector/ctl"
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // sentinel starts every secret value the agents serve: no output may
@@ -33,24 +34,7 @@ type agentProc struct {
 	dir    string // config, .env, secrets/
 	cmd    *exec.Cmd
 	done   chan struct{}
-	stderr *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr *testkit.Buffer
 }
 
 func freeAddr(t *testing.T) string {
@@ -87,7 +71,7 @@ secrets:
 func startAgent(t *testing.T, dir, body string, env []string) *agentProc {
 	t.Helper()
 	b := needBed(t)
-	a := &agentProc{addr: freeAddr(t), dir: dir, done: make(chan struct{}), stderr: &syncBuffer{}}
+	a := &agentProc{addr: freeAddr(t), dir: dir, done: make(chan struct{}), stderr: &testkit.Buffer{}}
 	cfg := fmt.Sprintf("version: secrets.tradepulse.io/v1\nmountPath: %s/secrets\nadminAddr: %s\nmetricsAddr: %s\n%s",
 		dir, a.addr, freeAddr(t), body)
 	cfgPath := filepath.Join(dir, "agent.yaml")

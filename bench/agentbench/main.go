@@ -22,16 +22,11 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin/secret-injector-agent", "agent binary")
-	out := flag.String("out", ".bench/agent.json", "raw figures (JSON)")
+	bin, out := benchkit.AgentBinFlag(), benchkit.OutFlag("agent.json")
 	runs := flag.Int("runs", 7, "repetitions")
 	secrets := flag.Int("secrets", 20, "secrets per agent")
 	steady := flag.Duration("steady", 10*time.Second, "how long the sidecar runs before the steady-state RSS is read")
-	flag.Parse()
-	if err := run(*bin, *out, *runs, *secrets, *steady); err != nil {
-		fmt.Fprintln(os.Stderr, "agentbench:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("agentbench", func() error { return run(*bin, *out, *runs, *secrets, *steady) })
 }
 
 // sample is one run's figures.

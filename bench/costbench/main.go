@@ -28,18 +28,13 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin/secret-injector-agent", "our agent binary")
-	out := flag.String("out", ".bench/cost.json", "raw figures (JSON)")
+	bin, out := benchkit.AgentBinFlag(), benchkit.OutFlag("cost.json")
 	secrets := flag.Int("secrets", 20, "secrets per agent")
 	interval := flag.Duration("interval", time.Second, "refresh interval during the measurement")
 	window := flag.Duration("window", 20*time.Second, "how long calls are counted after the first render")
 	parts := flag.Int("slices", 4, "slices of the window, each one repetition")
 	vault := flag.Bool("vault", true, "measure the Vault backend and vault agent (needs the test bed)")
-	flag.Parse()
-	if err := run(*bin, *out, *secrets, *interval, *window, max(1, *parts), *vault); err != nil {
-		fmt.Fprintln(os.Stderr, "costbench:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("costbench", func() error { return run(*bin, *out, *secrets, *interval, *window, max(1, *parts), *vault) })
 }
 
 // counted is one agent run against a backend whose calls are counted.
@@ -63,11 +58,7 @@ type measurement struct {
 }
 
 func run(bin, out string, n int, interval, window time.Duration, parts int, withVault bool) error {
-	bin, err := filepath.Abs(bin)
-	if err != nil {
-		return err
-	}
-	tmp, err := benchkit.TempDir("costbench-")
+	bin, tmp, err := benchkit.Workspace(bin, "costbench-")
 	if err != nil {
 		return err
 	}
@@ -99,11 +90,7 @@ func run(bin, out string, n int, interval, window time.Duration, parts int, with
 			calls: a.Calls, reset: a.ResetCalls},
 	)
 	if withVault {
-		bed, err := benchkit.OpenBed()
-		if err != nil {
-			return err
-		}
-		fx, err := bed.NewFixture(context.Background(), tmp, n, 30*time.Second, 10*time.Minute)
+		bed, fx, err := benchkit.OpenFixture(context.Background(), tmp, n, 30*time.Second, 10*time.Minute)
 		defer fx.Cleanup()
 		if err != nil {
 			return err

@@ -22,18 +22,13 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin/secret-injector-agent", "our agent binary")
-	out := flag.String("out", ".bench/lease.json", "raw figures (JSON)")
+	bin, out := benchkit.AgentBinFlag(), benchkit.OutFlag("lease.json")
 	n := flag.Int("leases", 1000, "dynamic leases held by each agent")
 	ttl := flag.Duration("ttl", 30*time.Second, "the database roles' default_ttl")
 	maxTTL := flag.Duration("max-ttl", 10*time.Minute, "the database roles' max_ttl")
 	window := flag.Duration("window", 90*time.Second, "how long renewals are counted after every lease is held (cut into TTL-long slices)")
 	vaultAgent := flag.Bool("vault-agent", true, "also run vault agent on the same kind of leases")
-	flag.Parse()
-	if err := run(*bin, *out, *n, *ttl, *maxTTL, *window, *vaultAgent); err != nil {
-		fmt.Fprintln(os.Stderr, "leasebench:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("leasebench", func() error { return run(*bin, *out, *n, *ttl, *maxTTL, *window, *vaultAgent) })
 }
 
 // sample is one agent's raw figures.
@@ -68,21 +63,13 @@ type agent struct {
 }
 
 func run(bin, out string, n int, ttl, maxTTL, window time.Duration, withVaultAgent bool) error {
-	bin, err := filepath.Abs(bin)
-	if err != nil {
-		return err
-	}
-	bed, err := benchkit.OpenBed()
-	if err != nil {
-		return err
-	}
-	tmp, err := benchkit.TempDir("leasebench-")
+	bin, tmp, err := benchkit.Workspace(bin, "leasebench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
-	fx, err := bed.NewFixture(ctx, tmp, 0, ttl, maxTTL)
+	bed, fx, err := benchkit.OpenFixture(ctx, tmp, 0, ttl, maxTTL)
 	defer fx.Cleanup()
 	if err != nil {
 		return err

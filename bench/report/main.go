@@ -24,9 +24,15 @@ import (
 func main() {
 	gotest := flag.String("gotest", "", "output of go test -bench -benchmem for the webhook handlers")
 	out := flag.String("out", ".bench/all.json", "merged figures (JSON)")
-	flag.Parse()
+	benchkit.Main("report", func() error { return run(flag.Args(), *gotest, *out) })
+}
+
+// run prints the table of the result files at paths and of the go test
+// output at gotest (when set), and writes the merged figures to out. A
+// file it cannot read is skipped, with a word on stderr.
+func run(paths []string, gotest, out string) error {
 	var files []benchkit.File
-	for _, p := range flag.Args() {
+	for _, p := range paths {
 		f, err := benchkit.Read(p)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "report: %v (skipped)\n", err)
@@ -34,8 +40,8 @@ func main() {
 		}
 		files = append(files, f)
 	}
-	if *gotest != "" {
-		f, err := parseGoTest(*gotest)
+	if gotest != "" {
+		f, err := parseGoTest(gotest)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "report: %v (skipped)\n", err)
 		} else {
@@ -56,10 +62,7 @@ func main() {
 		all.Rows = append(all.Rows, f.Rows...)
 		all.Notes = append(all.Notes, f.Notes...)
 	}
-	if err := all.Write(*out); err != nil {
-		fmt.Fprintln(os.Stderr, "report:", err)
-		os.Exit(1)
-	}
+	return all.Write(out)
 }
 
 // machine describes where the figures were taken.

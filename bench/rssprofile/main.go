@@ -41,11 +41,7 @@ func main() {
 	backend := flag.String("backend", "vault", "vault (the test bed) or env")
 	depth := flag.Int("depth", 3, "import path elements a group keeps (github.com/aws/aws-sdk-go-v2)")
 	top := flag.Int("top", 30, "groups listed")
-	flag.Parse()
-	if err := run(os.Stdout, *pkg, *tags, *backend, *depth, *top); err != nil {
-		fmt.Fprintln(os.Stderr, "rssprofile:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("rssprofile", func() error { return run(os.Stdout, *pkg, *tags, *backend, *depth, *top) })
 }
 
 func run(w io.Writer, pkg, tags, backend string, depth, top int) error {
@@ -68,11 +64,7 @@ func run(w io.Writer, pkg, tags, backend string, depth, top int) error {
 	var files []string
 	switch backend {
 	case "vault":
-		bed, err := benchkit.OpenBed()
-		if err != nil {
-			return err
-		}
-		fx, err := bed.NewFixture(context.Background(), tmp, 19, 30*time.Second, 10*time.Minute)
+		bed, fx, err := benchkit.OpenFixture(context.Background(), tmp, 19, 30*time.Second, 10*time.Minute)
 		defer fx.Cleanup()
 		if err != nil {
 			return err

@@ -28,13 +28,9 @@ import (
 
 func main() {
 	pkg := flag.String("pkg", "./cmd/secret-injector-agent", "main package of the agent")
-	out := flag.String("out", ".bench/sdkcost.json", "raw figures (JSON)")
+	out := benchkit.OutFlag("sdkcost.json")
 	runs := flag.Int("runs", 7, "runs of each build")
-	flag.Parse()
-	if err := run(*pkg, *out, *runs); err != nil {
-		fmt.Fprintln(os.Stderr, "sdkcost:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("sdkcost", func() error { return run(*pkg, *out, *runs) })
 }
 
 // variant is one build of the agent.

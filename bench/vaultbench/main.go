@@ -19,16 +19,11 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin/secret-injector-agent", "our agent binary")
-	out := flag.String("out", ".bench/vault.json", "raw figures (JSON)")
+	bin, out := benchkit.AgentBinFlag(), benchkit.OutFlag("vault.json")
 	runs := flag.Int("runs", 5, "init runs of each agent")
 	sidecars := flag.Int("sidecars", 3, "sidecars of each agent, all held through one steady period")
 	steady := flag.Duration("steady", 60*time.Second, "steady period before the steady-state RSS is read (the issue asks for 5m)")
-	flag.Parse()
-	if err := run(*bin, *out, *runs, *sidecars, *steady); err != nil {
-		fmt.Fprintln(os.Stderr, "vaultbench:", err)
-		os.Exit(1)
-	}
+	benchkit.Main("vaultbench", func() error { return run(*bin, *out, *runs, *sidecars, *steady) })
 }
 
 // agent says how to start one of the two agents.
@@ -52,21 +47,13 @@ type sidecarSample struct {
 }
 
 func run(bin, outPath string, runs, sidecars int, steady time.Duration) error {
-	bin, err := filepath.Abs(bin)
-	if err != nil {
-		return err
-	}
-	bed, err := benchkit.OpenBed()
-	if err != nil {
-		return err
-	}
-	tmp, err := benchkit.TempDir("vaultbench-")
+	bin, tmp, err := benchkit.Workspace(bin, "vaultbench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
-	fx, err := bed.NewFixture(ctx, tmp, 19, 30*time.Second, 10*time.Minute)
+	bed, fx, err := benchkit.OpenFixture(ctx, tmp, 19, 30*time.Second, 10*time.Minute)
 	defer fx.Cleanup()
 	if err != nil {
 		return err

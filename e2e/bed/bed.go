@@ -27,6 +27,7 @@ import (
 	"github.com/tradepulse/secret-injector/agent/backend/aws/awstest"
 	"github.com/tradepulse/secret-injector/agent/backend/gcp/gcptest"
 	"github.com/tradepulse/secret-injector/charts/charttest"
+	"github.com/tradepulse/secret-injector/internal/testkit"
 	"github.com/tradepulse/secret-injector/webhook"
 )
 
@@ -167,11 +168,11 @@ func Start(ctx context.Context, o Options) (b *Bed, stop func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	probeAddr, err := FreeAddr()
+	probeAddr, err := testkit.FreeAddr()
 	if err != nil {
 		return nil, nil, err
 	}
-	metricsAddr, err := FreeAddr()
+	metricsAddr, err := testkit.FreeAddr()
 	if err != nil {
 		return nil, nil, err
 	}

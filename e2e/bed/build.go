@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // ModuleRoot is the repository's root, from this file's location.
@@ -36,19 +38,9 @@ func agentBinary(binary string) string {
 	return filepath.Join(filepath.Dir(binary), "secret-injector-agent")
 }
 
-// FreeAddr returns a 127.0.0.1:port that was free a moment ago.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// FreePort is FreeAddr's port.
+// FreePort is the port of a testkit.FreeAddr.
 func FreePort() (int, error) {
-	a, err := FreeAddr()
+	a, err := testkit.FreeAddr()
 	if err != nil {
 		return 0, err
 	}

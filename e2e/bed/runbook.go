@@ -85,6 +85,17 @@ func (r Runbook) Provision(ctx context.Context, b Backend) error {
 	return nil
 }
 
+// ProvisionRunbook makes a NewRunbook for venue, hands each of its Values
+// to secret (a demo checks that none reaches its output), and writes it
+// into b.
+func ProvisionRunbook(ctx context.Context, b Backend, venue string, secret func(string)) (Runbook, error) {
+	r := NewRunbook(venue)
+	for _, v := range r.Values() {
+		secret(v)
+	}
+	return r, r.Provision(ctx, b)
+}
+
 // Annotations are the runbook pod's annotations (without the prefix), as
 // injector/ANNOTATIONS.md's complete example gives them.
 func (r Runbook) Annotations(b Backend, refresh string) map[string]string {

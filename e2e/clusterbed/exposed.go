@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tradepulse/secret-injector/injector"
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // Exposed collects what an operator or a log pipeline sees of namespace
@@ -73,16 +74,6 @@ func AgentMetrics(ctx context.Context, p corev1.Pod) (string, error) {
 	if p.Status.PodIP == "" {
 		return "", fmt.Errorf("pod %s has no IP", p.Name)
 	}
-	url := fmt.Sprintf("http://%s:%d/metrics", p.Status.PodIP, injector.MetricsPort)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	return string(b), err
+	_, text, err := testkit.Call(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d/metrics", p.Status.PodIP, injector.MetricsPort))
+	return text, err
 }

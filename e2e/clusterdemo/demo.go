@@ -99,11 +99,7 @@ func (d *Demo) bootstrap(ctx context.Context) error {
 		return err
 	}
 	d.Namespace = ns
-	d.rb = bed.NewRunbook("binance")
-	for _, v := range d.rb.Values() {
-		d.o.Secret(v)
-	}
-	if err := d.rb.Provision(ctx, d.be); err != nil {
+	if d.rb, err = bed.ProvisionRunbook(ctx, d.be, "binance", d.o.Secret); err != nil {
 		return err
 	}
 	ann := d.rb.Annotations(d.be, "2s")

@@ -176,11 +176,7 @@ func (d *Demo) bootstrap(ctx context.Context) error {
 		return err
 	}
 	d.ns = ns
-	d.rb = bed.NewRunbook("binance")
-	for _, v := range d.rb.Values() {
-		d.o.Secret(v)
-	}
-	if err := d.rb.Provision(ctx, d.be); err != nil {
+	if d.rb, err = bed.ProvisionRunbook(ctx, d.be, "binance", d.o.Secret); err != nil {
 		return err
 	}
 	for _, p := range []string{"tradepulse/postgres-tls", d.rb.KeyPath(), d.rb.SecretPath(), "tradepulse/mlflow", "tradepulse/wandb"} {

@@ -3,9 +3,10 @@ package podrunner
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 const configEnvVar = "SECRET_INJECTOR_CONFIG"
@@ -58,22 +59,13 @@ func (p *Pod) rewriteConfig(c *corev1.Container, raw string) (out, admin, metric
 			}
 		}
 	}
-	if admin, err = freeAddr(); err != nil {
+	if admin, err = testkit.FreeAddr(); err != nil {
 		return "", "", "", err
 	}
-	if metrics, err = freeAddr(); err != nil {
+	if metrics, err = testkit.FreeAddr(); err != nil {
 		return "", "", "", err
 	}
 	m["adminAddr"], m["metricsAddr"] = admin, metrics
 	b, err := json.Marshal(m)
 	return string(b), admin, metrics, err
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

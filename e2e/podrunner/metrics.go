@@ -3,31 +3,23 @@ package podrunner
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // Scrape fetches the container's /metrics as Prometheus would.
 func (c *Container) Scrape(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.MetricsAddr+"/metrics", nil)
-	if err != nil {
-		return "", err
+	code, text, err := testkit.Call(ctx, http.MethodGet, "http://"+c.MetricsAddr+"/metrics")
+	if err == nil && code != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %d %s", code, http.StatusText(code))
 	}
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	if r.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET /metrics: %s", r.Status)
-	}
-	return string(b), err
+	return text, err
 }
 
 // Metric returns the value of the sample of name whose labels include
@@ -76,15 +68,5 @@ func (c *Container) Metric(ctx context.Context, name string, labels map[string]s
 func (c *Container) Admin(ctx context.Context, method, path string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.AdminAddr+path, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer r.Body.Close()
-	b, err := io.ReadAll(r.Body)
-	return r.StatusCode, string(b), err
+	return testkit.Call(ctx, method, "http://"+c.AdminAddr+path)
 }

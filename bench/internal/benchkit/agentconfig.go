@@ -33,17 +33,8 @@ func (f *Fixture) FileNames() []string {
 // AgentConfig writes our agent's config rendering the fixture into out,
 // talking to the Vault at addr, and returns its path.
 func (f *Fixture) AgentConfig(dir, out, addr string, interval time.Duration) (string, error) {
-	c := config.Config{
-		Version: config.APIVersion,
-		Backend: config.Backend{Type: config.BackendVault, Vault: &config.VaultBackend{
-			Address: addr, Auth: "approle", AuthPath: "auth/approle",
-			RoleIDPath: f.RoleIDFile, SecretIDPath: f.SecretIDFile,
-		}},
-		MountPath:       out,
-		RefreshInterval: config.Duration(interval),
-		AdminAddr:       FreeAddr(),
-		MetricsAddr:     FreeAddr(),
-	}
+	c := f.ourConfig(out, addr)
+	c.RefreshInterval = config.Duration(interval)
 	for i, ref := range f.KVRefs {
 		c.Secrets = append(c.Secrets, config.Secret{Name: fmt.Sprintf("s%02d", i), Ref: ref + "#value"})
 	}
@@ -54,8 +45,7 @@ func (f *Fixture) AgentConfig(dir, out, addr string, interval time.Duration) (st
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "agent.json")
-	return path, os.WriteFile(path, b, 0o600)
+	return writeConfig(dir, "agent.json", b)
 }
 
 // VaultAgentConfig writes vault agent's HCL with the same templates: AppRole
@@ -64,8 +54,40 @@ func (f *Fixture) AgentConfig(dir, out, addr string, interval time.Duration) (st
 // vault agent re-reads static (KV) secrets.
 func (f *Fixture) VaultAgentConfig(dir, out, addr string, staticInterval time.Duration) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "vault {\n  address = %q\n}\n", addr)
-	fmt.Fprintf(&b, `auto_auth {
+	f.theirPreamble(&b, addr, staticInterval)
+	for i, ref := range f.KVRefs {
+		data := "secret/data/" + strings.TrimPrefix(ref, "secret/")
+		theirTemplate(&b, filepath.Join(out, fmt.Sprintf("s%02d", i)), fmt.Sprintf(theirKVTemplate, data))
+	}
+	if f.CredsPath != "" {
+		theirTemplate(&b, filepath.Join(out, "db"), fmt.Sprintf(theirDBTemplate, f.CredsPath))
+	}
+	return writeConfig(dir, "agent.hcl", []byte(b.String()))
+}
+
+// ourConfig is our agent's config for the fixture without its secrets:
+// AppRole auth with the fixture's files against the Vault at addr, files
+// written into out, admin and metrics on free ports.
+func (f *Fixture) ourConfig(out, addr string) config.Config {
+	return config.Config{
+		Version: config.APIVersion,
+		Backend: config.Backend{Type: config.BackendVault, Vault: &config.VaultBackend{
+			Address: addr, Auth: "approle", AuthPath: "auth/approle",
+			RoleIDPath: f.RoleIDFile, SecretIDPath: f.SecretIDFile,
+		}},
+		MountPath:   out,
+		AdminAddr:   FreeAddr(),
+		MetricsAddr: FreeAddr(),
+	}
+}
+
+// theirPreamble writes what comes before vault agent's templates: the
+// Vault at addr, AppRole auto-auth with the fixture's files, and
+// template_config (exit on a failed retry; staticInterval, when set, is
+// how often static secrets are re-read).
+func (f *Fixture) theirPreamble(b *strings.Builder, addr string, staticInterval time.Duration) {
+	fmt.Fprintf(b, "vault {\n  address = %q\n}\n", addr)
+	fmt.Fprintf(b, `auto_auth {
   method "approle" {
     mount_path = "auth/approle"
     config = {
@@ -76,22 +98,22 @@ func (f *Fixture) VaultAgentConfig(dir, out, addr string, staticInterval time.Du
   }
 }
 `, f.RoleIDFile, f.SecretIDFile)
-	fmt.Fprintf(&b, "template_config {\n  exit_on_retry_failure = true\n")
+	fmt.Fprintf(b, "template_config {\n  exit_on_retry_failure = true\n")
 	if staticInterval > 0 {
-		fmt.Fprintf(&b, "  static_secret_render_interval = %q\n", staticInterval.String())
+		fmt.Fprintf(b, "  static_secret_render_interval = %q\n", staticInterval.String())
 	}
 	b.WriteString("}\n")
-	for i, ref := range f.KVRefs {
-		data := "secret/data/" + strings.TrimPrefix(ref, "secret/")
-		fmt.Fprintf(&b, "template {\n  destination = %q\n  contents = %q\n}\n",
-			filepath.Join(out, fmt.Sprintf("s%02d", i)), fmt.Sprintf(theirKVTemplate, data))
-	}
-	if f.CredsPath != "" {
-		fmt.Fprintf(&b, "template {\n  destination = %q\n  contents = %q\n}\n",
-			filepath.Join(out, "db"), fmt.Sprintf(theirDBTemplate, f.CredsPath))
-	}
-	path := filepath.Join(dir, "agent.hcl")
-	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// theirTemplate writes one vault agent template stanza.
+func theirTemplate(b *strings.Builder, destination, contents string) {
+	fmt.Fprintf(b, "template {\n  destination = %q\n  contents = %q\n}\n", destination, contents)
+}
+
+// writeConfig writes a config file as dir/name and returns its path.
+func writeConfig(dir, name string, b []byte) (string, error) {
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, b, 0o600)
 }
 
 // Paths joins each name to dir.
@@ -115,17 +137,8 @@ func (f *Fixture) LeaseFileNames() []string {
 // LeaseAgentConfig writes our agent's config holding one lease of each of
 // LeaseRefs, rendered like the fixture's database secret, into out.
 func (f *Fixture) LeaseAgentConfig(dir, out, addr string) (string, error) {
-	c := config.Config{
-		Version: config.APIVersion,
-		Backend: config.Backend{Type: config.BackendVault, Vault: &config.VaultBackend{
-			Address: addr, Auth: "approle", AuthPath: "auth/approle",
-			RoleIDPath: f.RoleIDFile, SecretIDPath: f.SecretIDFile,
-		}},
-		MountPath:   out,
-		AdminAddr:   FreeAddr(),
-		MetricsAddr: FreeAddr(),
-		InitTimeout: config.Duration(10 * time.Minute),
-	}
+	c := f.ourConfig(out, addr)
+	c.InitTimeout = config.Duration(10 * time.Minute)
 	for i, ref := range f.LeaseRefs {
 		c.Secrets = append(c.Secrets, config.Secret{Name: fmt.Sprintf("l%04d", i), Ref: ref, Format: config.FormatTemplate, Template: oursDBTemplate})
 	}
@@ -133,33 +146,16 @@ func (f *Fixture) LeaseAgentConfig(dir, out, addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "agent.json")
-	return path, os.WriteFile(path, b, 0o600)
+	return writeConfig(dir, "agent.json", b)
 }
 
 // LeaseVaultAgentConfig is LeaseAgentConfig for vault agent: one template
 // per lease, with the same AppRole auto-auth as VaultAgentConfig.
 func (f *Fixture) LeaseVaultAgentConfig(dir, out, addr string) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "vault {\n  address = %q\n}\n", addr)
-	fmt.Fprintf(&b, `auto_auth {
-  method "approle" {
-    mount_path = "auth/approle"
-    config = {
-      role_id_file_path                   = %q
-      secret_id_file_path                 = %q
-      remove_secret_id_file_after_reading = false
-    }
-  }
-}
-template_config {
-  exit_on_retry_failure = true
-}
-`, f.RoleIDFile, f.SecretIDFile)
+	f.theirPreamble(&b, addr, 0)
 	for i, ref := range f.LeaseRefs {
-		fmt.Fprintf(&b, "template {\n  destination = %q\n  contents = %q\n}\n",
-			filepath.Join(out, fmt.Sprintf("l%04d", i)), fmt.Sprintf(theirDBTemplate, ref))
+		theirTemplate(&b, filepath.Join(out, fmt.Sprintf("l%04d", i)), fmt.Sprintf(theirDBTemplate, ref))
 	}
-	path := filepath.Join(dir, "agent.hcl")
-	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+	return writeConfig(dir, "agent.hcl", []byte(b.String()))
 }

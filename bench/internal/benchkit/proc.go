@@ -3,12 +3,14 @@ package benchkit
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tradepulse/secret-injector/internal/testkit"
 )
 
 // Mem is a process's resident memory in KiB: the total, and the part of it
@@ -79,14 +81,26 @@ func CPUSeconds(pid int) (float64, error) {
 	return (ut + st) / 100, nil
 }
 
-// FreeAddr returns a loopback address with a port that was free a moment ago.
+// FreeAddr is testkit.FreeAddr for a config file, which wants an address
+// even when none could be found: then 127.0.0.1:0.
 func FreeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testkit.FreeAddr()
 	if err != nil {
 		return "127.0.0.1:0"
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
+}
+
+// Workspace is how a bench program that runs the agent binary bin starts:
+// it returns bin as an absolute path (the agent processes run in other
+// directories) and a new TempDir named after prefix, which the caller
+// removes when done.
+func Workspace(bin, prefix string) (absBin, dir string, err error) {
+	if absBin, err = filepath.Abs(bin); err != nil {
+		return "", "", err
+	}
+	dir, err = TempDir(prefix)
+	return absBin, dir, err
 }
 
 // TempDir makes a temporary directory on tmpfs (/dev/shm) when there is

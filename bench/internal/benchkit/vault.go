@@ -64,6 +64,18 @@ type Fixture struct {
 	SecretIDFile string
 }
 
+// OpenFixture opens the bed (OpenBed) and creates a fixture on it
+// (NewFixture). Defer the fixture's Cleanup before checking err: a fixture
+// that failed half way holds what it had created.
+func OpenFixture(ctx context.Context, dir string, kv int, defaultTTL, maxTTL time.Duration) (*Bed, *Fixture, error) {
+	b, err := OpenBed()
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := b.NewFixture(ctx, dir, kv, defaultTTL, maxTTL)
+	return b, f, err
+}
+
 // Unique returns prefix plus random hex.
 func Unique(prefix string) string {
 	b := make([]byte, 4)
@@ -202,8 +214,12 @@ func (f *Fixture) RevokeLeaseRoles(ctx context.Context) error {
 	})
 }
 
-// Cleanup revokes the leases and deletes what NewFixture created.
+// Cleanup revokes the leases and deletes what NewFixture created. A nil
+// Fixture (OpenFixture found no bed) has nothing to clean up.
 func (f *Fixture) Cleanup() {
+	if f == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	lg := f.bed.Root.Logical()

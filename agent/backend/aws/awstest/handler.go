@@ -6,23 +6,34 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // maxBody bounds a request body: the service's largest secret is 64 KiB,
 // which base64 and JSON make a little larger.
 const maxBody = 1 << 20
 
-// operation handles one decoded request under the server's lock.
-type operation func(s *Server, auth Auth, body []byte) (any, *apiError)
+// operation handles one request's body under the server's lock.
+type operation func(s *Server, body []byte) (any, *apiError)
 
 var operations = map[string]operation{
-	"GetSecretValue": (*Server).getSecretValue,
-	"DescribeSecret": (*Server).describeSecret,
-	"PutSecretValue": (*Server).putSecretValue,
-	"CreateSecret":   (*Server).createSecret,
-	"DeleteSecret":   (*Server).deleteSecret,
-	"RestoreSecret":  (*Server).restoreSecret,
+	"GetSecretValue": decoded((*Server).getSecretValue),
+	"DescribeSecret": decoded((*Server).describeSecret),
+	"PutSecretValue": decoded((*Server).putSecretValue),
+	"CreateSecret":   decoded((*Server).createSecret),
+	"DeleteSecret":   decoded((*Server).deleteSecret),
+	"RestoreSecret":  decoded((*Server).restoreSecret),
+}
+
+// decoded makes an operation of fn, which takes the body decoded into its
+// input type: a body that does not decode is SerializationException.
+func decoded[In any](fn func(s *Server, in *In) (any, *apiError)) operation {
+	return func(s *Server, body []byte) (any, *apiError) {
+		in := new(In)
+		if err := json.Unmarshal(body, in); err != nil {
+			return nil, newError(CodeSerialization, "request body is not valid JSON for this operation")
+		}
+		return fn(s, in)
+	}
 }
 
 // serveHTTP is the protocol's front door: record, check the signature,
@@ -59,9 +70,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.AuthError = authErr.code
 	}
 	s.requests = append(s.requests, rec)
-	s.calls[op]++
-	latency := s.latency
 	s.mu.Unlock()
+	faults := s.faults.Record(op)
 
 	if authErr != nil {
 		writeError(w, authErr)
@@ -71,18 +81,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if faults.Wait(r.Context()) != nil {
+		return // the client gave up
 	}
 
 	s.mu.Lock()
-	out, e := s.dispatch(op, auth, body)
+	out, e := s.dispatch(op, body)
 	s.mu.Unlock()
 	if e != nil {
 		writeError(w, e)
@@ -106,26 +110,19 @@ func checkProtocol(r *http.Request, target string) *apiError {
 }
 
 // dispatch runs op after the injected faults; s.mu is held.
-func (s *Server) dispatch(op string, auth Auth, body []byte) (any, *apiError) {
+func (s *Server) dispatch(op string, body []byte) (any, *apiError) {
 	fn, ok := operations[op]
+	faults := s.faults.Current() // as set when the latency has passed
 	switch {
 	case !ok:
 		return nil, newError(CodeUnknownOperation, "operation "+op+" is not supported")
-	case s.throttle:
+	case faults.Throttle:
 		return nil, newError(CodeThrottling, "Rate exceeded")
-	case s.fail != "":
-		return nil, newError(s.fail, "injected failure")
+	case faults.Fail != "":
+		return nil, newError(faults.Fail, "injected failure")
 	}
 	s.st.purge(s.now())
-	return fn(s, auth, body)
-}
-
-// decode reads a request body into in.
-func decode(body []byte, in any) *apiError {
-	if err := json.Unmarshal(body, in); err != nil {
-		return newError(CodeSerialization, "request body is not valid JSON for this operation")
-	}
-	return nil
+	return fn(s, body)
 }
 
 // denyCheck answers AccessDeniedException, worded as IAM does, when op on

@@ -14,9 +14,9 @@ func missing(field string) *apiError {
 	return newError(CodeInvalidParameter, "You must provide a value for "+field+".")
 }
 
-// readable finds the secret id names for an operation that needs it live:
-// allowed, existing and not scheduled for deletion.
-func (s *Server) readable(op, id string) (*secret, *apiError) {
+// existing finds the secret id names for op, which must be allowed on it:
+// a live one or one scheduled for deletion.
+func (s *Server) existing(op, id string) (*secret, *apiError) {
 	if id == "" {
 		return nil, missing("SecretId")
 	}
@@ -27,17 +27,23 @@ func (s *Server) readable(op, id string) (*secret, *apiError) {
 	if !ok {
 		return nil, notFound()
 	}
+	return sec, nil
+}
+
+// readable finds the secret id names for an operation that needs it live:
+// allowed, existing and not scheduled for deletion.
+func (s *Server) readable(op, id string) (*secret, *apiError) {
+	sec, e := s.existing(op, id)
+	if e != nil {
+		return nil, e
+	}
 	if !sec.deletion.IsZero() {
 		return nil, newError(CodeInvalidRequest, MarkedForDeletion)
 	}
 	return sec, nil
 }
 
-func (s *Server) getSecretValue(_ Auth, body []byte) (any, *apiError) {
-	var in getSecretValueInput
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
+func (s *Server) getSecretValue(in *getSecretValueInput) (any, *apiError) {
 	sec, e := s.readable("GetSecretValue", in.SecretId)
 	if e != nil {
 		return nil, e
@@ -73,20 +79,10 @@ func (s *Server) getSecretValue(_ Auth, body []byte) (any, *apiError) {
 	return out, nil
 }
 
-func (s *Server) describeSecret(_ Auth, body []byte) (any, *apiError) {
-	var in describeSecretInput
-	if e := decode(body, &in); e != nil {
+func (s *Server) describeSecret(in *describeSecretInput) (any, *apiError) {
+	sec, e := s.existing("DescribeSecret", in.SecretId)
+	if e != nil {
 		return nil, e
-	}
-	if in.SecretId == "" {
-		return nil, missing("SecretId")
-	}
-	if e := s.denyCheck("DescribeSecret", in.SecretId); e != nil {
-		return nil, e
-	}
-	sec, ok := s.st.lookup(in.SecretId)
-	if !ok {
-		return nil, notFound()
 	}
 	return describeSecretOutput{
 		ARN:                sec.arn,
@@ -123,11 +119,7 @@ func versionID(token string) (string, *apiError) {
 	return token, nil
 }
 
-func (s *Server) putSecretValue(_ Auth, body []byte) (any, *apiError) {
-	var in putSecretValueInput
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
+func (s *Server) putSecretValue(in *putSecretValueInput) (any, *apiError) {
 	data, binary, e := value(in.SecretString, in.SecretBinary)
 	if e != nil {
 		return nil, e
@@ -156,11 +148,7 @@ func (s *Server) putSecretValue(_ Auth, body []byte) (any, *apiError) {
 	}, nil
 }
 
-func (s *Server) createSecret(_ Auth, body []byte) (any, *apiError) {
-	var in createSecretInput
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
+func (s *Server) createSecret(in *createSecretInput) (any, *apiError) {
 	if in.Name == "" {
 		return nil, missing("Name")
 	}
@@ -200,11 +188,7 @@ func (s *Server) createSecret(_ Auth, body []byte) (any, *apiError) {
 	return createSecretOutput{ARN: sec.arn, Name: sec.name, VersionId: id}, nil
 }
 
-func (s *Server) deleteSecret(_ Auth, body []byte) (any, *apiError) {
-	var in deleteSecretInput
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
+func (s *Server) deleteSecret(in *deleteSecretInput) (any, *apiError) {
 	force := in.ForceDeleteWithoutRecovery != nil && *in.ForceDeleteWithoutRecovery
 	days := int64(30)
 	if in.RecoveryWindowInDays != nil {
@@ -216,15 +200,9 @@ func (s *Server) deleteSecret(_ Auth, body []byte) (any, *apiError) {
 			return nil, newError(CodeInvalidParameter, "RecoveryWindowInDays must be between 7 and 30 days, got "+strconv.FormatInt(days, 10)+".")
 		}
 	}
-	if in.SecretId == "" {
-		return nil, missing("SecretId")
-	}
-	if e := s.denyCheck("DeleteSecret", in.SecretId); e != nil {
+	sec, e := s.existing("DeleteSecret", in.SecretId)
+	if e != nil {
 		return nil, e
-	}
-	sec, ok := s.st.lookup(in.SecretId)
-	if !ok {
-		return nil, notFound()
 	}
 	now := s.now()
 	if force {
@@ -239,20 +217,10 @@ func (s *Server) deleteSecret(_ Auth, body []byte) (any, *apiError) {
 	return deleteSecretOutput{ARN: sec.arn, Name: sec.name, DeletionDate: epochPtr(sec.deletion)}, nil
 }
 
-func (s *Server) restoreSecret(_ Auth, body []byte) (any, *apiError) {
-	var in restoreSecretInput
-	if e := decode(body, &in); e != nil {
+func (s *Server) restoreSecret(in *restoreSecretInput) (any, *apiError) {
+	sec, e := s.existing("RestoreSecret", in.SecretId)
+	if e != nil {
 		return nil, e
-	}
-	if in.SecretId == "" {
-		return nil, missing("SecretId")
-	}
-	if e := s.denyCheck("RestoreSecret", in.SecretId); e != nil {
-		return nil, e
-	}
-	sec, ok := s.st.lookup(in.SecretId)
-	if !ok {
-		return nil, notFound()
 	}
 	sec.deletion = time.Time{}
 	sec.changed = s.now()

@@ -19,8 +19,11 @@ package awstest
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/tradepulse/secret-injector/internal/testkit/fault"
 )
 
 // Server is the in-process Secrets Manager. Its methods are safe for
@@ -28,13 +31,12 @@ import (
 type Server struct {
 	ts *httptest.Server
 
+	// faults are Throttle, FailWith and SetLatency, and the Calls count.
+	faults fault.Injector
+
 	mu       sync.Mutex
 	st       store
 	denied   map[string]bool // by secret name
-	throttle bool
-	fail     string // error code every call answers with; "" for none
-	latency  time.Duration
-	calls    map[string]int
 	requests []Request
 	now      func() time.Time
 
@@ -70,7 +72,6 @@ func NewServer() *Server {
 	s := &Server{
 		st:     store{secrets: map[string]*secret{}},
 		denied: map[string]bool{},
-		calls:  map[string]int{},
 		now:    time.Now,
 		roles:  map[string]*stsRole{},
 	}
@@ -143,45 +144,25 @@ func (s *Server) Deny(name string, denied bool) {
 
 // Throttle makes every operation answer ThrottlingException (on) or
 // serve normally again.
-func (s *Server) Throttle(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.throttle = on
-}
+func (s *Server) Throttle(on bool) { s.faults.Throttle(on) }
 
 // FailWith makes every operation answer the given error code (for example
 // InternalServiceError, with status 500, or DecryptionFailure); "" serves
 // normally again. Throttle takes precedence.
-func (s *Server) FailWith(code string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = code
-}
+func (s *Server) FailWith(code string) { s.faults.FailWith(code) }
 
 // SetLatency delays every answer by d (until the client gives up).
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+func (s *Server) SetLatency(d time.Duration) { s.faults.SetLatency(d) }
 
 // Calls returns how many requests each operation received, signed or not,
 // answered or failed.
-func (s *Server) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		m[k] = v
-	}
-	return m
-}
+func (s *Server) Calls() map[string]int { return s.faults.Calls() }
 
 // ResetCalls clears Calls and Requests.
 func (s *Server) ResetCalls() {
+	s.faults.ResetCalls()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = map[string]int{}
 	s.requests = nil
 }
 
@@ -189,7 +170,5 @@ func (s *Server) ResetCalls() {
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Request, len(s.requests))
-	copy(out, s.requests)
-	return out
+	return slices.Clone(s.requests)
 }

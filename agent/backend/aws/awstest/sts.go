@@ -196,7 +196,7 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
 		rec.AuthError = authErr.code
 	}
 	s.requests = append(s.requests, rec)
-	s.calls[action]++
+	s.faults.Record(action) // counted; STS itself injects no faults
 	if authErr != nil {
 		writeSTSError(w, authErr)
 		return

@@ -24,6 +24,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/tradepulse/secret-injector/internal/testkit/fault"
 )
 
 // Server is an in-memory Secret Manager listening on a loopback port: the
@@ -37,15 +39,16 @@ type Server struct {
 	// location is the regional endpoint's location; empty for global.
 	location string
 
-	mu       sync.Mutex
-	secrets  map[string]*secret // by "projects/P/secrets/S"
-	denied   map[string]bool    // secret names refused every call
-	noMeta   map[string]bool    // secret names refused metadata reads
-	throttle bool
-	corrupt  bool
-	latency  time.Duration
-	calls    map[string]int      // by RPC method name
-	params   map[string][]string // x-goog-request-params, by method
+	// faults are Throttle and SetLatency, and the Calls count (by RPC
+	// method name).
+	faults fault.Injector
+
+	mu      sync.Mutex
+	secrets map[string]*secret  // by "projects/P/secrets/S"
+	denied  map[string]bool     // secret names refused every call
+	noMeta  map[string]bool     // secret names refused metadata reads
+	corrupt bool                // CorruptChecksums
+	params  map[string][]string // x-goog-request-params, by method
 }
 
 // NewServer starts a global endpoint on 127.0.0.1 with a free port. Close it.
@@ -73,7 +76,6 @@ func newServer(location string) (*Server, error) {
 		secrets:  map[string]*secret{},
 		denied:   map[string]bool{},
 		noMeta:   map[string]bool{},
-		calls:    map[string]int{},
 		params:   map[string][]string{},
 	}
 	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
@@ -146,11 +148,7 @@ func (s *Server) DenyMetadata(name string, denied bool) {
 }
 
 // Throttle makes every call fail with ResourceExhausted while on.
-func (s *Server) Throttle(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.throttle = on
-}
+func (s *Server) Throttle(on bool) { s.faults.Throttle(on) }
 
 // CorruptChecksums makes AccessSecretVersion return a data_crc32c that
 // does not match the payload while on.
@@ -161,23 +159,11 @@ func (s *Server) CorruptChecksums(on bool) {
 }
 
 // SetLatency delays every call by d (or until the caller gives up).
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+func (s *Server) SetLatency(d time.Duration) { s.faults.SetLatency(d) }
 
 // Calls counts the calls received per RPC method name, e.g.
 // "AccessSecretVersion": 3, including calls that failed.
-func (s *Server) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
-}
+func (s *Server) Calls() map[string]int { return s.faults.Calls() }
 
 // RequestParams returns the x-goog-request-params routing headers the
 // calls to method carried, in order, e.g. "name=projects%2Fp%2F...".
@@ -189,9 +175,9 @@ func (s *Server) RequestParams(method string) []string {
 
 // ResetCalls forgets the recorded calls and routing headers.
 func (s *Server) ResetCalls() {
+	s.faults.ResetCalls()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = map[string]int{}
 	s.params = map[string][]string{}
 }
 
@@ -199,23 +185,16 @@ func (s *Server) ResetCalls() {
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	method := path.Base(info.FullMethod)
 	s.mu.Lock()
-	s.calls[method]++
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		s.params[method] = append(s.params[method], md.Get("x-goog-request-params")...)
 	}
-	latency, throttle := s.latency, s.throttle
 	s.mu.Unlock()
+	faults := s.faults.Record(method)
 
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, status.FromContextError(ctx.Err()).Err()
-		}
+	if err := faults.Wait(ctx); err != nil {
+		return nil, status.FromContextError(err).Err()
 	}
-	if throttle {
+	if faults.Throttle {
 		return nil, status.Errorf(codes.ResourceExhausted,
 			"Quota exceeded for quota metric 'Access requests' and limit 'Access requests per minute' of service 'secretmanager.googleapis.com'")
 	}

@@ -50,25 +50,14 @@ func (svc *service) CreateSecret(_ context.Context, req *secretmanagerpb.CreateS
 }
 
 func (svc *service) GetSecret(_ context.Context, req *secretmanagerpb.GetSecretRequest) (*secretmanagerpb.Secret, error) {
-	s := svc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.secretLocked(req.GetName(), "secretmanager.secrets.get", true)
-	if err != nil {
-		return nil, err
-	}
-	return sec.proto(), nil
+	return onSecret(svc.s, req.GetName(), "secretmanager.secrets.get", true, (*secret).proto)
 }
 
 func (svc *service) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecretRequest) (*emptypb.Empty, error) {
-	s := svc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.secretLocked(req.GetName(), "secretmanager.secrets.delete", false); err != nil {
-		return nil, err
-	}
-	delete(s.secrets, req.GetName())
-	return &emptypb.Empty{}, nil
+	return onSecret(svc.s, req.GetName(), "secretmanager.secrets.delete", false, func(*secret) *emptypb.Empty {
+		delete(svc.s.secrets, req.GetName())
+		return &emptypb.Empty{}
+	})
 }
 
 func (svc *service) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
@@ -81,48 +70,33 @@ func (svc *service) AddSecretVersion(_ context.Context, req *secretmanagerpb.Add
 	case payload.DataCrc32C != nil && *payload.DataCrc32C != int64(crc32.Checksum(payload.GetData(), castagnoli)):
 		return nil, status.Error(codes.InvalidArgument, "Checksum mismatch: data_crc32c does not match the payload")
 	}
-	s := svc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.secretLocked(req.GetParent(), "secretmanager.versions.add", false)
-	if err != nil {
-		return nil, err
-	}
-	v := s.addLocked(sec, payload.GetData())
-	v.clientCRC = payload.DataCrc32C != nil
-	return v.proto(), nil
+	return onSecret(svc.s, req.GetParent(), "secretmanager.versions.add", false, func(sec *secret) *secretmanagerpb.SecretVersion {
+		v := svc.s.addLocked(sec, payload.GetData())
+		v.clientCRC = payload.DataCrc32C != nil
+		return v.proto()
+	})
 }
 
 func (svc *service) AccessSecretVersion(_ context.Context, req *secretmanagerpb.AccessSecretVersionRequest) (*secretmanagerpb.AccessSecretVersionResponse, error) {
-	s := svc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, err := s.versionLocked(req.GetName(), "secretmanager.versions.access", false)
-	if err != nil {
-		return nil, err
-	}
-	if v.state != secretmanagerpb.SecretVersion_ENABLED {
-		return nil, stateError(v)
-	}
-	crc := v.crc
-	if s.corrupt {
-		crc ^= 0x5a5a
-	}
-	return &secretmanagerpb.AccessSecretVersionResponse{
-		Name:    v.name,
-		Payload: &secretmanagerpb.SecretPayload{Data: append([]byte(nil), v.data...), DataCrc32C: &crc},
-	}, nil
+	return onVersion(svc.s, req.GetName(), "secretmanager.versions.access", false, func(v *version) (*secretmanagerpb.AccessSecretVersionResponse, error) {
+		if v.state != secretmanagerpb.SecretVersion_ENABLED {
+			return nil, stateError(v)
+		}
+		crc := v.crc
+		if svc.s.corrupt {
+			crc ^= 0x5a5a
+		}
+		return &secretmanagerpb.AccessSecretVersionResponse{
+			Name:    v.name,
+			Payload: &secretmanagerpb.SecretPayload{Data: append([]byte(nil), v.data...), DataCrc32C: &crc},
+		}, nil
+	})
 }
 
 func (svc *service) GetSecretVersion(_ context.Context, req *secretmanagerpb.GetSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	s := svc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, err := s.versionLocked(req.GetName(), "secretmanager.versions.get", true)
-	if err != nil {
-		return nil, err
-	}
-	return v.proto(), nil
+	return onVersion(svc.s, req.GetName(), "secretmanager.versions.get", true, func(v *version) (*secretmanagerpb.SecretVersion, error) {
+		return v.proto(), nil
+	})
 }
 
 // ListSecretVersions lists newest first, page_size at a time; page tokens
@@ -142,26 +116,21 @@ func (svc *service) ListSecretVersions(_ context.Context, req *secretmanagerpb.L
 		}
 		start = n
 	}
-	s := svc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.secretLocked(req.GetParent(), "secretmanager.versions.list", true)
-	if err != nil {
-		return nil, err
-	}
-	total := len(sec.versions)
-	end := total
-	if size := int(req.GetPageSize()); size > 0 && start+size < total {
-		end = start + size
-	}
-	resp := &secretmanagerpb.ListSecretVersionsResponse{TotalSize: int32(total)}
-	for i := start; i < end; i++ {
-		resp.Versions = append(resp.Versions, sec.versions[total-1-i].proto())
-	}
-	if end < total {
-		resp.NextPageToken = strconv.Itoa(end)
-	}
-	return resp, nil
+	return onSecret(svc.s, req.GetParent(), "secretmanager.versions.list", true, func(sec *secret) *secretmanagerpb.ListSecretVersionsResponse {
+		total := len(sec.versions)
+		end := total
+		if size := int(req.GetPageSize()); size > 0 && start+size < total {
+			end = start + size
+		}
+		resp := &secretmanagerpb.ListSecretVersionsResponse{TotalSize: int32(total)}
+		for i := start; i < end; i++ {
+			resp.Versions = append(resp.Versions, sec.versions[total-1-i].proto())
+		}
+		if end < total {
+			resp.NextPageToken = strconv.Itoa(end)
+		}
+		return resp
+	})
 }
 
 func (svc *service) DisableSecretVersion(_ context.Context, req *secretmanagerpb.DisableSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
@@ -179,20 +148,43 @@ func (svc *service) DestroySecretVersion(_ context.Context, req *secretmanagerpb
 // setState moves a version to state; a destroyed version stays destroyed
 // and its data is gone.
 func (s *Server) setState(name, permission string, state secretmanagerpb.SecretVersion_State) (*secretmanagerpb.SecretVersion, error) {
+	return onVersion(s, name, permission, false, func(v *version) (*secretmanagerpb.SecretVersion, error) {
+		if v.state == secretmanagerpb.SecretVersion_DESTROYED {
+			return nil, stateError(v)
+		}
+		v.state = state
+		if state == secretmanagerpb.SecretVersion_DESTROYED {
+			v.data, v.destroyed = nil, time.Now()
+		}
+		return v.proto(), nil
+	})
+}
+
+// onSecret answers a call on the secret name with what fn makes of it,
+// under the server's lock and after the access checks (permission; a
+// metadataRead is refused by DenyMetadata too).
+func onSecret[Out any](s *Server, name, permission string, metadataRead bool, fn func(*secret) Out) (Out, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.versionLocked(name, permission, false)
+	sec, err := s.secretLocked(name, permission, metadataRead)
 	if err != nil {
-		return nil, err
+		var none Out
+		return none, err
 	}
-	if v.state == secretmanagerpb.SecretVersion_DESTROYED {
-		return nil, stateError(v)
+	return fn(sec), nil
+}
+
+// onVersion answers a call on the version name with what fn makes of it,
+// as onSecret does for a secret; fn may still refuse the version's state.
+func onVersion[Out any](s *Server, name, permission string, metadataRead bool, fn func(*version) (Out, error)) (Out, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, err := s.versionLocked(name, permission, metadataRead)
+	if err != nil {
+		var none Out
+		return none, err
 	}
-	v.state = state
-	if state == secretmanagerpb.SecretVersion_DESTROYED {
-		v.data, v.destroyed = nil, time.Now()
-	}
-	return v.proto(), nil
+	return fn(v)
 }
 
 // secretLocked finds a secret by name after the access checks.
