@@ -10,13 +10,12 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	//lint:ignore SA1019 k8s.io/streaming's types (the *ForStreaming constructors of client-go v0.37) would change behaviour: see streamDialer.
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/klog/v2"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // Dialer opens a way to a pod's agent admin API. The agent listens on the
@@ -61,7 +60,7 @@ func (p *PortForward) Dial(ctx context.Context, pod *corev1.Pod) (string, func()
 	log = log.With("pod", podKey(pod), "port", port)
 	fctx, cancel := context.WithCancel(klog.NewContext(ctx, logr.FromSlogHandler(log.Handler())))
 	ready := make(chan struct{})
-	fw, err := portforward.NewOnAddressesWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{":" + strconv.Itoa(port)}, ready, nil, nil)
+	fw, err := portforward.NewOnAddressesForStreamingWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{":" + strconv.Itoa(port)}, ready, nil, nil)
 	if err != nil {
 		cancel()
 		return "", nil, fmt.Errorf("port-forward to pod %s: %w", podKey(pod), err)
@@ -89,24 +88,22 @@ func (p *PortForward) Dial(ctx context.Context, pod *corev1.Pod) (string, func()
 	return fmt.Sprintf("http://127.0.0.1:%d", ports[0].Local), closeFn, nil
 }
 
-// streamDialer is meant to be kubectl's: WebSocket first, SPDY when the
-// server cannot upgrade to WebSockets (or a proxy is in the way). The
-// fallback never fires: client-go v0.37's WebSocket dialer reports a refused
-// upgrade as k8s.io/streaming's UpgradeFailureError, which this deprecated
-// package's IsUpgradeFailure does not match. Moving to k8s.io/streaming (as
-// kubectl has) fixes that, and so lets a role with only "create" on
-// pods/portforward through over SPDY, where the WebSocket GET needs "get".
+// streamDialer is kubectl's: WebSocket first, SPDY when the server cannot
+// upgrade to WebSockets (or a proxy is in the way). The WebSocket dialer
+// reports a refused upgrade with k8s.io/streaming's UpgradeFailureError,
+// which only that package's IsUpgradeFailure matches (apimachinery's
+// deprecated copy of it never did, so there was no fallback).
 func (p *PortForward) streamDialer(u *url.URL) (httpstream.Dialer, error) {
 	transport, upgrader, err := spdy.RoundTripperFor(p.Config)
 	if err != nil {
 		return nil, err
 	}
-	spdyDialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, p.Config)
+	spdyDialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	wsDialer, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, p.Config)
 	if err != nil {
 		return nil, err
 	}
-	return portforward.NewFallbackDialer(wsDialer, spdyDialer, func(err error) bool {
+	return portforward.NewFallbackDialerForStreaming(wsDialer, spdyDialer, func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	}), nil
 }
