@@ -88,6 +88,8 @@ func TestVaultPKICertificate(t *testing.T) {
 
 	first := s.currentCert(t, ctx, p, pki)
 	checkCert(t, "first certificate", first, pki)
+	t.Logf("first certificate: serial %s, valid until %s, renewal due %s",
+		first.status.Version, first.leaf.NotAfter.UTC().Format(time.RFC3339), first.status.Certificate.RenewAt.UTC().Format(time.RFC3339))
 	t.Run("openssl", func(t *testing.T) {
 		// The files as the pod has them (cert.pem and ca.pem are, by
 		// hash, these texts), verified by the real openssl.
@@ -120,6 +122,7 @@ func TestVaultPKICertificate(t *testing.T) {
 	}
 	second := s.currentCert(t, ctx, p, pki)
 	checkCert(t, "renewed certificate", second, pki)
+	t.Logf("renewed certificate: serial %s, valid until %s", second.status.Version, second.leaf.NotAfter.UTC().Format(time.RFC3339))
 	if second.status.Version == first.status.Version {
 		t.Errorf("the renewed certificate has the first's serial %s", first.status.Version)
 	}
