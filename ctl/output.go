@@ -11,8 +11,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
-
-	"github.com/tradepulse/secret-injector/agent/admin"
 )
 
 // writeReport prints rep as JSON, YAML (the same fields) or as the
@@ -62,22 +60,25 @@ func podResult(p PodReport) string {
 	return string(p.Outcome) + ": " + p.Detail
 }
 
-// statusTable is a row per pod and secret; wide adds the agent's backend
-// and mode, the secret's reference, its last refresh's result and its
-// lease id (references and ids, never values).
+// statusTable is a row per pod and secret; CERT-EXPIRY is a certificate's
+// NotAfter ("-" for a secret that is not one), so that a certificate the
+// agent failed to reissue shows before it is removed. Wide adds the
+// agent's backend and mode, the secret's reference, its last refresh's
+// result, its lease id (references and ids, never values) and when the
+// agent issues the next certificate ("due 5m ago" while reissuing fails).
 func statusTable(w io.Writer, rep *Report, now time.Time, wide bool) {
-	head := []string{"NAMESPACE", "POD", "SECRET", "OK", "VERSION", "LAST-SUCCESS", "LEASE-EXPIRY", "ERROR"}
+	head := []string{"NAMESPACE", "POD", "SECRET", "OK", "VERSION", "LAST-SUCCESS", "LEASE-EXPIRY", "CERT-EXPIRY", "ERROR"}
 	if wide {
-		head = append(head, "BACKEND", "MODE", "REF", "LAST-RESULT", "LEASE-ID")
+		head = append(head, "BACKEND", "MODE", "REF", "LAST-RESULT", "LEASE-ID", "CERT-RENEW")
 	}
 	row(w, head...)
 	for _, p := range rep.Pods {
 		if p.Status == nil || len(p.Status.Secrets) == 0 {
-			cols := []string{p.Namespace, p.Pod, "", "", "", "", "", podResult(p)}
+			cols := []string{p.Namespace, p.Pod, "", "", "", "", "", "", podResult(p)}
 			if wide {
-				cols = append(cols, "", "", "", "", "")
+				cols = append(cols, "", "", "", "", "", "")
 				if p.Status != nil {
-					cols[8], cols[9] = p.Status.Backend, p.Status.Mode
+					cols[9], cols[10] = p.Status.Backend, p.Status.Mode
 				}
 			}
 			row(w, cols...)
@@ -88,13 +89,21 @@ func statusTable(w io.Writer, rep *Report, now time.Time, wide bool) {
 			if s.OK {
 				ok = "yes"
 			}
-			cols := []string{p.Namespace, p.Pod, s.Name, ok, s.Version, ago(s.LastSuccess, now), leaseExpiry(s.Lease, now), s.LastError}
+			var certExpiry, certRenew time.Time
+			if c := s.Certificate; c != nil {
+				certExpiry, certRenew = c.NotAfter, c.RenewAt
+			}
+			var leaseAt time.Time
+			if s.Lease != nil {
+				leaseAt = s.Lease.Expiry
+			}
+			cols := []string{p.Namespace, p.Pod, s.Name, ok, s.Version, ago(s.LastSuccess, now), until(leaseAt, now, "expired"), until(certExpiry, now, "expired"), s.LastError}
 			if wide {
 				lease := ""
 				if s.Lease != nil {
 					lease = s.Lease.ID
 				}
-				cols = append(cols, p.Status.Backend, p.Status.Mode, s.Ref, s.Result, lease)
+				cols = append(cols, p.Status.Backend, p.Status.Mode, s.Ref, s.Result, lease, until(certRenew, now, "due"))
 			}
 			row(w, cols...)
 		}
@@ -159,13 +168,14 @@ func ago(t, now time.Time) string {
 	return duration.HumanDuration(now.Sub(t)) + " ago"
 }
 
-// leaseExpiry is "in 45m" or "expired 2m ago"; "" without a lease.
-func leaseExpiry(l *admin.LeaseStatus, now time.Time) string {
-	if l == nil || l.Expiry.IsZero() {
+// until is "in 45m", or past and the time since ("expired 2m ago") once t
+// has passed; "" for the zero time (no lease, not a certificate).
+func until(t, now time.Time, past string) string {
+	if t.IsZero() {
 		return ""
 	}
-	if d := l.Expiry.Sub(now); d > 0 {
+	if d := t.Sub(now); d > 0 {
 		return "in " + duration.HumanDuration(d)
 	}
-	return "expired " + ago(l.Expiry, now)
+	return past + " " + ago(t, now)
 }

@@ -60,7 +60,7 @@ func TestStatus(t *testing.T) {
 		var got [][]string
 		for _, row := range rows {
 			// NAMESPACE POD SECRET OK VERSION LAST-SUCCESS (two words)
-			// LEASE-EXPIRY ERROR
+			// LEASE-EXPIRY CERT-EXPIRY ERROR
 			got = append(got, row[:4])
 		}
 		want := [][]string{{"NAMESPACE", "POD", "SECRET", "OK"}}
@@ -70,7 +70,7 @@ func TestStatus(t *testing.T) {
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("status table (-want +got):\n%s\n%s", d, r.stdout)
 		}
-		if d := cmp.Diff([]string{"VERSION", "LAST-SUCCESS", "LEASE-EXPIRY", "ERROR"}, rows[0][4:]); d != "" {
+		if d := cmp.Diff([]string{"VERSION", "LAST-SUCCESS", "LEASE-EXPIRY", "CERT-EXPIRY", "ERROR"}, rows[0][4:]); d != "" {
 			t.Errorf("header (-want +got):\n%s", d)
 		}
 		for _, row := range rows[1:] {
@@ -81,10 +81,10 @@ func TestStatus(t *testing.T) {
 					version = s.Version
 				}
 			}
-			// VERSION, "<age> ago", no lease, no error.
+			// VERSION, "<age> ago", no lease, not a certificate, no error.
 			got := append([]string{row[4]}, row[6:]...)
-			if d := cmp.Diff([]string{version, "ago", "-", "-"}, got); d != "" {
-				t.Errorf("row %q: version, last success, lease expiry (-want +got):\n%s", row, d)
+			if d := cmp.Diff([]string{version, "ago", "-", "-", "-"}, got); d != "" {
+				t.Errorf("row %q: version, last success, lease expiry, cert expiry, error (-want +got):\n%s", row, d)
 			}
 		}
 		if want := "3 pods: 3 ok, 0 failed\n"; r.stderr != want {
@@ -149,7 +149,7 @@ func TestStatus(t *testing.T) {
 			t.Fatalf("status failed:\n%s", r)
 		}
 		rows := tableRows(r.stdout)
-		if d := cmp.Diff([]string{"ERROR", "BACKEND", "MODE", "REF", "LAST-RESULT", "LEASE-ID"}, rows[0][7:]); d != "" {
+		if d := cmp.Diff([]string{"ERROR", "BACKEND", "MODE", "REF", "LAST-RESULT", "LEASE-ID", "CERT-RENEW"}, rows[0][8:]); d != "" {
 			t.Errorf("wide header (-want +got):\n%s\n%s", d, r.stdout)
 		}
 		if len(rows) != 7 {
@@ -160,12 +160,12 @@ func TestStatus(t *testing.T) {
 			want := []string{st.Backend, st.Mode}
 			for _, s := range st.Secrets {
 				if s.Name == row[2] {
-					want = append(want, s.Ref, s.Result, "-")
+					want = append(want, s.Ref, s.Result, "-", "-")
 				}
 			}
-			// after VERSION, "<age> ago", LEASE-EXPIRY and ERROR
-			if d := cmp.Diff(want, row[9:]); d != "" {
-				t.Errorf("row %q: backend, mode, ref, result, lease id (-agent's +shown):\n%s", row, d)
+			// after VERSION, "<age> ago", LEASE-EXPIRY, CERT-EXPIRY and ERROR
+			if d := cmp.Diff(want, row[10:]); d != "" {
+				t.Errorf("row %q: backend, mode, ref, result, lease id, cert renew (-agent's +shown):\n%s", row, d)
 			}
 		}
 	})

@@ -172,6 +172,7 @@ func TestDashboard(t *testing.T) {
 		"secret_rotation_status",
 		"secret_last_success_timestamp_seconds",
 		"secret_lease_expiry_timestamp_seconds",
+		"secret_certificate_expiry_timestamp_seconds",
 		"secret_refresh_total",
 		"secret_injector_webhook_admissions_total",
 		"secret_injector_webhook_admission_duration_seconds_bucket",
@@ -184,7 +185,7 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("no panel shows %s", want)
 		}
 	}
-	for _, want := range []string{"Webhook", "Webhook requests by result", "Webhook admission latency",
+	for _, want := range []string{"Certificate time to expiry", "Webhook", "Webhook requests by result", "Webhook admission latency",
 		"Webhook denials and refused requests", "Webhook certificate expires in"} {
 		if !titles[want] {
 			t.Errorf("no panel %q", want)

@@ -89,7 +89,7 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	want := []string{
-		"SecretRefreshFailing", "SecretLeaseExpiringSoon",
+		"SecretRefreshFailing", "SecretLeaseExpiringSoon", "SecretInjectorCertificateExpiringSoon",
 		"SecretInjectorInitContainerWaiting", "SecretInjectorInitContainerRestarting",
 		"SecretInjectorWebhookDown", "SecretInjectorWebhookUnreachable", "SecretInjectorWebhookErrors",
 		"SecretInjectorWebhookDenialsSpike", "SecretInjectorWebhookCertificateExpiring",

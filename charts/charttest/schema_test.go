@@ -41,6 +41,16 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 			want:   "at '/monitoring': additional properties 'podMonitors' not allowed",
 		},
 		{
+			name:   "certificate alert threshold in a duration string",
+			values: map[string]any{"monitoring": map[string]any{"prometheusRule": map[string]any{"agentCertificateExpirySeconds": "1h"}}},
+			want:   "at '/monitoring/prometheusRule/agentCertificateExpirySeconds'",
+		},
+		{
+			name:   "certificate alert threshold under a minute",
+			values: map[string]any{"monitoring": map[string]any{"prometheusRule": map[string]any{"agentCertificateExpirySeconds": 30}}},
+			want:   "at '/monitoring/prometheusRule/agentCertificateExpirySeconds'",
+		},
+		{
 			name:   "unknown failure policy",
 			values: map[string]any{"webhook": map[string]any{"failurePolicy": "Retry"}},
 			want:   "at '/webhook/failurePolicy'",
