@@ -108,8 +108,8 @@ secrets:
 		}
 	})
 	waitFor(t, 10*time.Second, func() bool { return freePortAnswers(adminAddr) && a.status(t)["web-tls"].OK })
-	if v := a.status(t)["web-tls"].Version; v != serialOf(first) {
-		t.Errorf("the sidecar's certificate is %s, want the init container's %s: it issued anew at start", v, serialOf(first))
+	if v := a.status(t)["web-tls"].Version; v != vaulttest.SerialOf(first) {
+		t.Errorf("the sidecar's certificate is %s, want the init container's %s: it issued anew at start", v, vaulttest.SerialOf(first))
 	}
 	if got := a.metric(t, "secret_certificate_expiry_timestamp_seconds", `secret="web-tls"`); got != float64(first.NotAfter.Unix()) {
 		t.Errorf("expiry gauge %v, want %d", got, first.NotAfter.Unix())
@@ -120,7 +120,7 @@ secrets:
 	life := first.NotAfter.Sub(first.NotBefore)
 	due := first.NotBefore.Add(life * 2 / 3).Add(3 * time.Second)
 	told := reloads.Load()
-	waitFor(t, time.Until(due), func() bool { return fileSerial(a) != "" && fileSerial(a) != serialOf(first) })
+	waitFor(t, time.Until(due), func() bool { return fileSerial(a) != "" && fileSerial(a) != vaulttest.SerialOf(first) })
 	second := checkCertFiles(t, dir)
 	keys = append(keys, a.file("web-tls/key.pem"))
 	waitFor(t, 5*time.Second, func() bool { return reloads.Load() > told })
@@ -139,7 +139,7 @@ secrets:
 	if !strings.Contains(st.LastError, "web.example.test not allowed") || st.Result != "denied" {
 		t.Errorf("status after the refusal: %+v; want result denied and Vault's reason", st)
 	}
-	if serial := serialOf(checkCertFiles(t, dir)); serial != serialOf(second) {
+	if serial := vaulttest.SerialOf(checkCertFiles(t, dir)); serial != vaulttest.SerialOf(second) {
 		t.Errorf("the held certificate changed to %s during the refusal", serial)
 	}
 	waitFor(t, time.Until(second.NotAfter)+5*time.Second, func() bool { return a.file("web-tls/cert.pem") == "" })
@@ -179,7 +179,7 @@ func fileSerial(a *vaultAgent) string {
 	if err != nil {
 		return ""
 	}
-	return serialOf(c)
+	return vaulttest.SerialOf(c)
 }
 
 // freePortAnswers reports whether something listens at addr.
@@ -220,16 +220,6 @@ func checkCertFiles(t *testing.T, dir string) *x509.Certificate {
 		t.Fatalf("cert.pem: %v", err)
 	}
 	return c
-}
-
-// serialOf formats a serial number as Vault does: hex bytes joined by ':'.
-func serialOf(c *x509.Certificate) string {
-	b := c.SerialNumber.Bytes()
-	parts := make([]string, len(b))
-	for i, x := range b {
-		parts[i] = fmt.Sprintf("%02x", x)
-	}
-	return strings.Join(parts, ":")
 }
 
 // keyLine is a line from the middle of a PEM key: what any leak of it

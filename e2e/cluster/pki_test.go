@@ -321,8 +321,8 @@ func checkCert(t *testing.T, what string, v certView, pki *clusterbed.VaultPKI) 
 	}
 
 	st := v.status
-	if st.Version != serialOf(leaf) {
-		t.Errorf("%s: status reports serial %s, the certificate's is %s", what, st.Version, serialOf(leaf))
+	if st.Version != vaulttest.SerialOf(leaf) {
+		t.Errorf("%s: status reports serial %s, the certificate's is %s", what, st.Version, vaulttest.SerialOf(leaf))
 	}
 	if c := st.Certificate; c == nil {
 		t.Errorf("%s: status reports no certificate validity: %+v", what, st)
@@ -343,14 +343,4 @@ func checkCert(t *testing.T, what string, v certView, pki *clusterbed.VaultPKI) 
 	} else if want := float64(leaf.NotAfter.Unix()); v.expiry != want {
 		t.Errorf("%s: secret_certificate_expiry_timestamp_seconds is %v, want the certificate's NotAfter %v", what, v.expiry, want)
 	}
-}
-
-// serialOf formats a serial number as Vault does: hex bytes joined by ':'.
-func serialOf(c *x509.Certificate) string {
-	b := c.SerialNumber.Bytes()
-	parts := make([]string, len(b))
-	for i, x := range b {
-		parts[i] = fmt.Sprintf("%02x", x)
-	}
-	return strings.Join(parts, ":")
 }

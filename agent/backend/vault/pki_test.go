@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,7 +137,7 @@ func TestIssueCertificate(t *testing.T) {
 	if v == nil || !v.NotBefore.Equal(leaf.NotBefore) || !v.NotAfter.Equal(leaf.NotAfter) {
 		t.Errorf("Validity %+v, want the certificate's %s – %s", v, leaf.NotBefore, leaf.NotAfter)
 	}
-	if want := serialOf(leaf); sec.Version != want {
+	if want := vaulttest.SerialOf(leaf); sec.Version != want {
 		t.Errorf("version %q, want the serial number %q", sec.Version, want)
 	}
 	if sec.Lease != nil {
@@ -154,16 +153,6 @@ func TestIssueCertificate(t *testing.T) {
 	if again.Version == sec.Version || files2[backend.KeyFile] == files[backend.KeyFile] {
 		t.Error("a second Issue returned the same certificate or key")
 	}
-}
-
-// serialOf formats a serial number as Vault does: hex bytes joined by ':'.
-func serialOf(c *x509.Certificate) string {
-	b := c.SerialNumber.Bytes()
-	parts := make([]string, len(b))
-	for i, x := range b {
-		parts[i] = fmt.Sprintf("%02x", x)
-	}
-	return strings.Join(parts, ":")
 }
 
 // TestIssueRefusedByRole: a name the role does not allow, and an unknown

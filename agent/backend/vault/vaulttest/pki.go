@@ -2,6 +2,9 @@ package vaulttest
 
 import (
 	"context"
+	"crypto/x509"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -70,4 +73,16 @@ func (p *PKI) Role(t testing.TB, params map[string]any) string {
 func IssuePolicy(issuePath string) string {
 	return `path "` + issuePath + `" { capabilities = ["create", "update"] }
 `
+}
+
+// SerialOf formats a certificate's serial number as Vault does (hex bytes
+// joined by ':'), to compare a certificate with what Vault and the agent's
+// status report.
+func SerialOf(c *x509.Certificate) string {
+	b := c.SerialNumber.Bytes()
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = fmt.Sprintf("%02x", x)
+	}
+	return strings.Join(parts, ":")
 }
